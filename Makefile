@@ -1,0 +1,42 @@
+# endpoint-loadtest-operator: every set-up step a developer or CI needs lives here.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help venv test unit lint crds demo clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+venv: $(STAMP) ## create .venv and install the project with its dev extras
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+lint: venv ## ruff over the code and tests
+	$(VENV)/bin/ruff check operator tests bench hack
+	$(VENV)/bin/ruff format --check operator tests bench hack
+
+crds: venv ## render crds/ from the pydantic models
+	$(PY) -m endpoint_loadtest.api.crd --output crds/
+
+unit: venv ## the fast tests: no cluster, no Locust processes
+	$(PY) -m pytest -m "not cluster and not e2e and not slow"
+
+test: venv cluster-tools ## the whole suite (what CI runs)
+	$(PY) -m pytest
+
+demo: venv ## a whole load test against the SageMaker simulator, output in demo-output/
+	$(PY) hack/demo.py
+
+clean: ## remove build and run artefacts (keeps bin/ and .venv)
+	rm -rf demo-output bench-output .pytest_cache .ruff_cache
+
+include hack/cluster.mk
