@@ -1,4 +1,18 @@
 # Test-cluster targets (owned by the test-cluster work): cluster-tools, cluster-up, cluster-down.
-.PHONY: cluster-tools
-cluster-tools:
-	@echo "cluster-tools: not yet"
+# Versions: hack/versions.env. Docs: docs/test-cluster.md.
+CLUSTER_TOOLS := kube-apiserver kube-controller-manager kube-scheduler kubectl etcd helm
+CLUSTER_DIR := .cluster
+
+.PHONY: cluster-tools cluster-up cluster-down cluster-status
+
+cluster-tools: ## build kube-apiserver, controller-manager, scheduler, kubectl, etcd, helm into bin/ (cached)
+	@bash hack/build-cluster-tools.sh all
+
+cluster-up: venv cluster-tools ## start the local control plane and node; kubeconfig in .cluster/kubeconfig
+	@PYTHONPATH=tests $(PY) -m localcluster up --dir $(CLUSTER_DIR)
+
+cluster-down: ## stop the cluster started by cluster-up and remove its data
+	@PYTHONPATH=tests $(PY) -m localcluster down --dir $(CLUSTER_DIR)
+
+cluster-status: ## show whether the cluster started by cluster-up is running
+	@PYTHONPATH=tests $(PY) -m localcluster status --dir $(CLUSTER_DIR)
