@@ -1,0 +1,688 @@
+"""The EndpointLoadTest API as pydantic models: the single source of the CRD.
+
+Field names are snake_case in Python and camelCase on the wire (Kubernetes style).
+Everything the API server can check is expressed here (types, bounds, patterns,
+enums, CEL rules in ``json_schema_extra``), so that `elt validate` and
+`kubectl apply` reject the same documents with the same field names.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from endpoint_loadtest.api.durations import Duration, parse_duration
+
+GROUP = "perf.elt.dev"
+VERSION = "v1alpha1"
+KIND = "EndpointLoadTest"
+PLURAL = "endpointloadtests"
+SINGULAR = "endpointloadtest"
+SHORT_NAMES = ["elt"]
+CATEGORIES = ["loadtests", "perf"]
+API_VERSION = f"{GROUP}/{VERSION}"
+
+PERCENTILES = ("p50", "p90", "p95", "p99")
+
+# A DNS-1123 label (ConfigMap, Secret and ServiceAccount names are subdomains, which allow dots).
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+ENV_VAR_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+
+
+class ApiModel(BaseModel):
+    """Base of every API object: camelCase on the wire, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_enum_values=True,
+        validate_default=False,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The object as it appears in YAML/JSON: camelCase, unset fields left out."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str]:
+    """One x-kubernetes-validations entry."""
+    entry = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+# --------------------------------------------------------------------------- target
+
+
+class SageMakerTarget(ApiModel):
+    """A SageMaker real-time endpoint, called with sagemaker-runtime InvokeEndpoint."""
+
+    endpoint_name: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$",
+        description="Name of the SageMaker endpoint (EndpointName).",
+    )
+    region: str = Field(
+        pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$",
+        description="AWS region of the endpoint, for example us-east-1.",
+    )
+    variant_name: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$",
+        description="Production variant to call, sent as TargetVariant. Also selects the "
+        "VariantName dimension of the CloudWatch metrics (default AllTraffic).",
+    )
+    content_type: str = Field(
+        default="application/json",
+        max_length=1024,
+        description="MIME type of the request body (ContentType).",
+    )
+    accept: str | None = Field(
+        default=None, max_length=1024, description="Desired MIME type of the response (Accept)."
+    )
+    custom_attributes: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Opaque value passed to the model container (CustomAttributes).",
+    )
+    target_model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="Model to invoke on a multi-model endpoint (TargetModel).",
+    )
+    inference_component_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description="Inference component to invoke (InferenceComponentName).",
+    )
+
+
+class HttpTarget(ApiModel):
+    """Any HTTP inference endpoint (KServe, Triton, a model server behind a load balancer)."""
+
+    url: str = Field(
+        pattern=r"^https?://[^\s]+$",
+        max_length=2048,
+        description="Full URL requests are sent to, for example http://model.ns.svc:8080/predict.",
+    )
+    method: Literal["POST", "PUT", "GET"] = Field(default="POST", description="HTTP method.")
+    headers: dict[str, str] | None = Field(
+        default=None,
+        description="Extra request headers. Put credentials in spec.pod.env from a Secret, "
+        "never here.",
+    )
+
+
+class Target(ApiModel):
+    """What is load tested. Exactly one kind of target."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "[has(self.sagemaker), has(self.http)].filter(x, x).size() == 1",
+                    "exactly one of target.sagemaker or target.http must be set",
+                )
+            ]
+        }
+    )
+
+    sagemaker: SageMakerTarget | None = Field(
+        default=None, description="A SageMaker real-time endpoint."
+    )
+    http: HttpTarget | None = Field(default=None, description="A plain HTTP endpoint.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Target:
+        if (self.sagemaker is None) == (self.http is None):
+            raise ValueError("exactly one of target.sagemaker or target.http must be set")
+        return self
+
+    def describe(self) -> str:
+        """A short name for progress output and status."""
+        if self.sagemaker is not None:
+            return self.sagemaker.endpoint_name
+        assert self.http is not None
+        return self.http.url
+
+
+# --------------------------------------------------------------------------- payload
+
+
+class KeyRef(ApiModel):
+    """A key of a ConfigMap in the test's namespace."""
+
+    name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN, description="ConfigMap name.")
+    key: str = Field(
+        max_length=253, pattern=r"^[-._a-zA-Z0-9]+$", description="Key within the ConfigMap."
+    )
+
+
+class PayloadBody(ApiModel):
+    """One request body of a payload mix."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "has(self.body) != has(self.configMapKeyRef)",
+                    "exactly one of body or configMapKeyRef must be set",
+                )
+            ]
+        }
+    )
+
+    name: str | None = Field(
+        default=None,
+        max_length=63,
+        description="Label of this body in reports (default body-N).",
+    )
+    body: str | None = Field(
+        default=None, max_length=262144, description="The request body, inline."
+    )
+    config_map_key_ref: KeyRef | None = Field(
+        default=None, description="The request body, from a ConfigMap key."
+    )
+    weight: int = Field(
+        default=1, ge=1, le=1000, description="Relative frequency with selection: weighted."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PayloadBody:
+        if (self.body is None) == (self.config_map_key_ref is None):
+            raise ValueError("exactly one of body or configMapKeyRef must be set")
+        return self
+
+
+class Payload(ApiModel):
+    """The request body sent with every call."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "[has(self.body), has(self.configMapKeyRef), has(self.bodies)]"
+                    ".filter(x, x).size() == 1",
+                    "exactly one of payload.body, payload.configMapKeyRef or payload.bodies "
+                    "must be set",
+                )
+            ]
+        }
+    )
+
+    body: str | None = Field(
+        default=None,
+        max_length=262144,
+        description='The request body, inline, for example {"inputs": "I am happy"}.',
+    )
+    config_map_key_ref: KeyRef | None = Field(
+        default=None, description="The request body, from a ConfigMap key (large payloads)."
+    )
+    bodies: list[PayloadBody] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Several bodies, sent round-robin or by weight.",
+    )
+    selection: Literal["roundRobin", "weighted"] = Field(
+        default="roundRobin", description="How bodies are chosen from payload.bodies."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Payload:
+        sources = [self.body is not None, self.config_map_key_ref is not None, bool(self.bodies)]
+        if sum(sources) != 1:
+            raise ValueError(
+                "exactly one of payload.body, payload.configMapKeyRef or payload.bodies must be set"
+            )
+        return self
+
+    def all_bodies(self) -> list[PayloadBody]:
+        """The payload as a list of bodies, whichever form the user wrote."""
+        if self.bodies:
+            return list(self.bodies)
+        return [PayloadBody(body=self.body, config_map_key_ref=self.config_map_key_ref)]
+
+
+# --------------------------------------------------------------------------- load
+
+
+class Stage(ApiModel):
+    """One step of a load profile: hold `users` for `duration`."""
+
+    duration: Duration = Field(description="How long this stage lasts, e.g. 30s or 2m.")
+    users: int = Field(ge=0, le=100000, description="Concurrent users during this stage.")
+    spawn_rate: float | None = Field(
+        default=None,
+        gt=0,
+        le=10000,
+        description="Users started (or stopped) per second to reach this stage "
+        "(default load.spawnRate).",
+    )
+
+
+class Load(ApiModel):
+    """How much load, for how long. Either users+duration or stages."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "has(self.stages) ? !has(self.users) && !has(self.duration) "
+                    ": has(self.users) && has(self.duration)",
+                    "set either load.users and load.duration, or load.stages",
+                )
+            ]
+        }
+    )
+
+    users: int | None = Field(
+        default=None, ge=1, le=100000, description="Concurrent simulated users (closed model)."
+    )
+    spawn_rate: float = Field(
+        default=10, gt=0, le=10000, description="Users started per second during ramp-up."
+    )
+    workers: int = Field(
+        default=1, ge=1, le=500, description="Locust worker processes (pods in a cluster)."
+    )
+    duration: Duration | None = Field(
+        default=None,
+        description="Length of the measurement window, after ramp-up and warmup (e.g. 60s, 5m).",
+    )
+    warmup: Duration = Field(
+        default="0s",
+        description="Time at full load after ramp-up that is excluded from the verdict. "
+        "With stages, the first `warmup` of the profile is excluded.",
+    )
+    stages: list[Stage] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="A load profile: users over time. The whole profile after warmup is measured.",
+    )
+    request_timeout: Duration = Field(
+        default="70s",
+        description="Client socket timeout per request (SageMaker allows the model 60 s).",
+    )
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> Load:
+        if self.stages:
+            if self.users is not None or self.duration is not None:
+                raise ValueError("set either load.users and load.duration, or load.stages")
+            if self.warmup_seconds >= self.total_stage_seconds:
+                raise ValueError("load.warmup must be shorter than the stages together")
+        elif self.users is None or self.duration is None:
+            raise ValueError("set either load.users and load.duration, or load.stages")
+        elif self.duration_seconds <= 0:
+            raise ValueError("load.duration must be longer than 0s")
+        return self
+
+    @property
+    def duration_seconds(self) -> float:
+        return parse_duration(self.duration) if self.duration is not None else 0.0
+
+    @property
+    def warmup_seconds(self) -> float:
+        return parse_duration(self.warmup)
+
+    @property
+    def request_timeout_seconds(self) -> float:
+        return parse_duration(self.request_timeout)
+
+    @property
+    def total_stage_seconds(self) -> float:
+        return sum(parse_duration(s.duration) for s in self.stages or [])
+
+    @property
+    def peak_users(self) -> int:
+        if self.stages:
+            return max(s.users for s in self.stages)
+        assert self.users is not None
+        return self.users
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+class LatencyLimits(ApiModel):
+    """Upper bounds on response-time percentiles, in milliseconds."""
+
+    p50: float | None = Field(default=None, gt=0, description="Median latency limit (ms).")
+    p90: float | None = Field(default=None, gt=0, description="90th percentile limit (ms).")
+    p95: float | None = Field(default=None, gt=0, description="95th percentile limit (ms).")
+    p99: float | None = Field(default=None, gt=0, description="99th percentile limit (ms).")
+
+
+class Thresholds(ApiModel):
+    """What the endpoint must achieve in the measurement window to pass."""
+
+    min_tps: float | None = Field(
+        default=None,
+        alias="minTPS",
+        ge=0,
+        description="Lowest acceptable successful-or-not transactions per second.",
+    )
+    max_error_rate: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Highest acceptable fraction of failed requests (0.01 = 1%).",
+    )
+    latency_ms: LatencyLimits | None = Field(
+        default=None, description="Latency percentile limits in milliseconds."
+    )
+    min_requests: int = Field(
+        default=100,
+        ge=0,
+        description="Fewer requests than this in the window makes the verdict Inconclusive.",
+    )
+
+
+class CloudWatch(ApiModel):
+    """Endpoint-side metrics from CloudWatch, beside the client-side view."""
+
+    enabled: bool = Field(default=False, description="Scrape the endpoint's CloudWatch metrics.")
+    period: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="Metric period in seconds (SageMaker publishes one-minute data).",
+    )
+
+
+# --------------------------------------------------------------------------- pods
+
+
+class ObjectKeySelector(ApiModel):
+    name: str = Field(max_length=253, description="Name of the object.")
+    key: str = Field(max_length=253, description="Key within the object.")
+    optional: bool | None = Field(default=None, description="Tolerate a missing key.")
+
+
+class FieldSelector(ApiModel):
+    field_path: str = Field(description="Pod field, for example status.podIP.")
+    api_version: str | None = Field(default=None, description="API version of the field path.")
+
+
+class EnvVarSource(ApiModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "[has(self.secretKeyRef), has(self.configMapKeyRef), has(self.fieldRef)]"
+                    ".filter(x, x).size() == 1",
+                    "exactly one of secretKeyRef, configMapKeyRef or fieldRef must be set",
+                )
+            ]
+        }
+    )
+
+    secret_key_ref: ObjectKeySelector | None = Field(default=None, description="A Secret key.")
+    config_map_key_ref: ObjectKeySelector | None = Field(
+        default=None, description="A ConfigMap key."
+    )
+    field_ref: FieldSelector | None = Field(default=None, description="A field of the pod.")
+
+
+class EnvVar(ApiModel):
+    """An environment variable of the Locust containers (Kubernetes EnvVar)."""
+
+    name: str = Field(max_length=253, pattern=ENV_VAR_NAME, description="Variable name.")
+    value: str | None = Field(default=None, description="Literal value.")
+    value_from: EnvVarSource | None = Field(default=None, description="Value from a source.")
+
+
+class LocalObjectRef(ApiModel):
+    name: str = Field(max_length=253, description="Name of the object.")
+    optional: bool | None = Field(default=None, description="Tolerate a missing object.")
+
+
+class EnvFromSource(ApiModel):
+    """All keys of a ConfigMap or Secret as environment variables."""
+
+    prefix: str | None = Field(default=None, description="Prefix added to every name.")
+    config_map_ref: LocalObjectRef | None = Field(default=None, description="A ConfigMap.")
+    secret_ref: LocalObjectRef | None = Field(default=None, description="A Secret.")
+
+
+class Toleration(ApiModel):
+    key: str | None = Field(default=None, description="Taint key.")
+    operator: Literal["Exists", "Equal"] | None = Field(default=None, description="Operator.")
+    value: str | None = Field(default=None, description="Taint value.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="Taint effect."
+    )
+    toleration_seconds: int | None = Field(default=None, description="For NoExecute taints.")
+
+
+Quantity = Annotated[
+    int | str,
+    Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
+]
+
+
+class Resources(ApiModel):
+    """Compute resources of each Locust container."""
+
+    requests: dict[str, Quantity] | None = Field(default=None, description="Requests.")
+    limits: dict[str, Quantity] | None = Field(default=None, description="Limits.")
+
+
+class PodSettings(ApiModel):
+    """Settings of the Locust master and worker pods."""
+
+    image: str | None = Field(
+        default=None,
+        max_length=512,
+        description="Load-generator image (default: the operator's configured image).",
+    )
+    resources: Resources | None = Field(
+        default=None, description="Resources of each worker (and the master)."
+    )
+    service_account_name: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN,
+        description="ServiceAccount of the Locust pods: its IAM role (IRSA) calls the endpoint.",
+    )
+    node_selector: dict[str, str] | None = Field(default=None, description="Node selector.")
+    tolerations: list[Toleration] | None = Field(default=None, description="Tolerations.")
+    env: list[EnvVar] | None = Field(default=None, description="Extra environment variables.")
+    env_from: list[EnvFromSource] | None = Field(
+        default=None, description="Environment from ConfigMaps and Secrets."
+    )
+
+
+# --------------------------------------------------------------------------- spec
+
+
+class EndpointLoadTestSpec(ApiModel):
+    """A load test of one inference endpoint, judged against thresholds."""
+
+    target: Target = Field(description="The endpoint under test.")
+    payload: Payload = Field(description="What each request sends.")
+    load: Load = Field(description="Users, workers and duration.")
+    thresholds: Thresholds = Field(
+        default_factory=Thresholds, description="Pass/fail criteria for the measurement window."
+    )
+    cloudwatch: CloudWatch = Field(
+        default_factory=CloudWatch, description="Endpoint-side metrics (SageMaker targets)."
+    )
+    pod: PodSettings = Field(default_factory=PodSettings, description="Locust pod settings.")
+    ttl_seconds_after_finished: int | None = Field(
+        default=None,
+        ge=0,
+        description="Delete the resource this long after it finished (default: keep it).",
+    )
+
+
+# --------------------------------------------------------------------------- status
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    EVALUATING = "Evaluating"
+    COMPLETED = "Completed"
+    ERROR = "Error"
+
+
+class VerdictResult(StrEnum):
+    PASSED = "Passed"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+
+
+class Condition(ApiModel):
+    """A Kubernetes-style condition."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = Field(description="Condition type, e.g. Completed or Passed.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(default="", description="CamelCase reason.")
+    message: str = Field(default="", description="Human-readable detail.")
+    last_transition_time: datetime | None = Field(default=None, description="Last change.")
+    observed_generation: int | None = Field(default=None, description="Generation seen.")
+
+
+class LatencySummary(ApiModel):
+    """Response-time figures in milliseconds."""
+
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    mean: float | None = None
+    max: float | None = None
+
+
+class Results(ApiModel):
+    """What was measured in the measurement window (all workers combined)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    requests: int = Field(default=0, description="Requests started in the window.")
+    failures: int = Field(default=0, description="Of those, how many failed.")
+    tps: float = Field(default=0.0, description="requests / window seconds.")
+    error_rate: float = Field(default=0.0, description="failures / requests.")
+    latency_ms: LatencySummary = Field(default_factory=LatencySummary)
+    errors_by_type: dict[str, int] = Field(
+        default_factory=dict, description="Failures by error code (ModelError, Timeout...)."
+    )
+    errors_by_status: dict[str, int] = Field(
+        default_factory=dict, description="Failures by HTTP status (4xx/5xx breakdown)."
+    )
+    window_seconds: float = Field(default=0.0, description="Length of the measurement window.")
+    total_requests: int = Field(
+        default=0, description="All requests of the run, ramp-up and warmup included."
+    )
+    max_worker_cpu_percent: float | None = Field(
+        default=None, description="Busiest load-generator process during the window."
+    )
+
+
+class Check(ApiModel):
+    """One line of the verdict."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = Field(description="The threshold checked, e.g. latencyMs.p99.")
+    threshold: float | None = Field(default=None, description="The limit.")
+    observed: float | None = Field(default=None, description="What was measured.")
+    passed: bool = Field(description="Whether the limit was met.")
+    message: str = Field(default="", description="The check in words.")
+
+
+class Verdict(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    result: VerdictResult = Field(description="Passed, Failed or Inconclusive.")
+    checks: list[Check] = Field(default_factory=list, description="One line per check.")
+    message: str = Field(default="", description="Why, in one sentence.")
+
+
+class RunRecord(ApiModel):
+    """A past run, kept in status.history."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    verdict: VerdictResult | None = None
+    tps: float | None = None
+    p99_ms: float | None = None
+
+
+class WorkerCounts(ApiModel):
+    model_config = ConfigDict(extra="ignore")
+
+    expected: int = 0
+    connected: int = 0
+
+
+class Progress(ApiModel):
+    """Live figures while the test runs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    stage: str | None = Field(default=None, description="waiting, rampUp, warmup, measuring...")
+    elapsed_seconds: float | None = None
+    total_seconds: float | None = None
+    users: int | None = None
+    current_rps: float | None = None
+    current_p50_ms: float | None = None
+    current_p99_ms: float | None = None
+    failures: int | None = None
+    max_worker_cpu_percent: float | None = None
+
+
+class EndpointLoadTestStatus(ApiModel):
+    """Where the test is and what it found."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    phase: Phase | None = Field(default=None, description="Lifecycle phase.")
+    run_id: str | None = Field(default=None, description="Identifier of the current run.")
+    message: str | None = Field(default=None, description="Human-readable state.")
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    workers: WorkerCounts | None = None
+    progress: Progress | None = None
+    results: Results | None = None
+    verdict: Verdict | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    history: list[RunRecord] = Field(default_factory=list)
+    observed_generation: int | None = None
+
+
+class ObjectMeta(BaseModel):
+    """The part of metadata the local runtime uses; the rest is kept as is."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(default="loadtest", max_length=253, pattern=DNS_SUBDOMAIN)
+    namespace: str | None = None
+
+
+class EndpointLoadTest(ApiModel):
+    """A whole document, as `kubectl apply` and `elt run` read it."""
+
+    api_version: Literal["perf.elt.dev/v1alpha1"] = Field(description="perf.elt.dev/v1alpha1")
+    kind: Literal["EndpointLoadTest"] = Field(description="EndpointLoadTest")
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: EndpointLoadTestSpec
+    status: EndpointLoadTestStatus | None = None

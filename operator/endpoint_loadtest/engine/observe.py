@@ -1,0 +1,111 @@
+"""Observe: read a running Locust master's state, live figures and final result.
+
+The master is reached over HTTP at a base URL the runtime provides; how the
+runtime reaches it (a local port, a pod address) is not this module's business.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from endpoint_loadtest.api.models import Progress
+
+TERMINAL_STATES = ("finished", "error")
+
+
+class MasterUnavailable(Exception):
+    """The master did not answer (not yet up, or gone)."""
+
+
+@dataclass
+class Snapshot:
+    """One poll of the master: the conductor's status and Locust's live statistics."""
+
+    at: float
+    status: dict[str, Any]
+    stats: dict[str, Any]
+
+    @property
+    def state(self) -> str:
+        return self.status.get("state", "unknown")
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def progress(self) -> Progress:
+        aggregated = _aggregated(self.stats)
+        current = self.stats.get("current_response_time_percentiles") or {}
+        return Progress(
+            stage=self.state,
+            elapsed_seconds=round(self.status.get("elapsedSeconds") or 0.0, 1),
+            total_seconds=round(self.status.get("plannedSeconds") or 0.0, 1),
+            users=self.stats.get("user_count", self.status.get("users")),
+            current_rps=round(self.stats.get("current_rps") or 0.0, 1),
+            current_p50_ms=current.get("response_time_percentile_0.5"),
+            current_p99_ms=current.get("response_time_percentile_0.99")
+            or aggregated.get("response_time_percentile_0.99"),
+            failures=aggregated.get("num_failures", 0),
+            max_worker_cpu_percent=_max_worker_cpu(self.stats, self.status),
+        )
+
+
+def _aggregated(stats: dict[str, Any]) -> dict[str, Any]:
+    for entry in stats.get("stats", []):
+        if entry.get("name") == "Aggregated":
+            return entry
+    return {}
+
+
+def _max_worker_cpu(stats: dict[str, Any], status: dict[str, Any]) -> float | None:
+    cpus = [w.get("cpu_usage", 0) for w in stats.get("workers", [])]
+    return max(cpus) if cpus else status.get("maxWorkerCpuPercent")
+
+
+@dataclass
+class MasterClient:
+    base_url: str
+    timeout: float = 5.0
+    history: list[Snapshot] = field(default_factory=list)
+
+    def _get(self, path: str) -> tuple[int, bytes]:
+        url = self.base_url.rstrip("/") + path
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+        except (urllib.error.URLError, OSError) as error:
+            raise MasterUnavailable(f"{url}: {getattr(error, 'reason', error)}") from None
+
+    def get_json(self, path: str) -> tuple[int, Any]:
+        status, body = self._get(path)
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            raise MasterUnavailable(f"{path}: not JSON (HTTP {status})") from None
+
+    def poll(self) -> Snapshot:
+        """Status and live statistics; kept in `history` as the run's time series."""
+        _, status = self.get_json("/elt/status")
+        _, stats = self.get_json("/stats/requests")
+        snapshot = Snapshot(at=time.time(), status=status, stats=stats)
+        self.history.append(snapshot)
+        return snapshot
+
+    def result(self) -> dict[str, Any] | None:
+        """The window's result once the conductor finished, else None."""
+        code, body = self.get_json("/elt/result")
+        return body if code == 200 else None
+
+    def download(self, path: str) -> bytes:
+        """A report the master serves (HTML report, CSVs)."""
+        status, body = self._get(path)
+        if status != 200:
+            raise MasterUnavailable(f"{path}: HTTP {status}")
+        return body

@@ -1,0 +1,177 @@
+"""Plan: a test spec becomes the load generator's plan and the Locust command lines.
+
+Pure functions of the spec and a few placement facts (where the master listens,
+where the plan file lives); the local runtime turns the result into processes,
+the Kubernetes runtime into Deployments. Neither knows how the other does it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from endpoint_loadtest.api.durations import parse_duration
+from endpoint_loadtest.api.models import EndpointLoadTestSpec
+from endpoint_loadtest.loadgen.config import PLAN_FILE_ENV, PLAN_VERSION
+
+PLAN_FILENAME = "plan.json"
+MASTER_PORT = 5557
+WEB_PORT = 8089
+LOCUST_COMMAND = "elt-locust"
+DEFAULT_WORKER_CONNECT_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where things are, as the runtime decides it."""
+
+    plan_dir: str
+    master_host: str  # what workers connect to
+    master_bind_host: str = "*"
+    web_host: str = ""
+    master_port: int = MASTER_PORT
+    web_port: int = WEB_PORT
+    worker_connect_timeout_seconds: float = DEFAULT_WORKER_CONNECT_TIMEOUT_SECONDS
+    # Files of payload ConfigMaps, as the runtime makes them visible: name/key -> path.
+    config_map_paths: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProcessPlan:
+    """One Locust process: the command (with arguments) and its environment."""
+
+    command: list[str]
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Plan:
+    config: dict[str, Any]
+    files: dict[str, str]  # file name in plan_dir -> content (plan.json and inline bodies)
+    master: ProcessPlan
+    worker: ProcessPlan
+    workers: int
+    planned_seconds: float
+
+    @property
+    def plan_json(self) -> str:
+        return self.files[PLAN_FILENAME]
+
+
+class PlanError(ValueError):
+    """The spec cannot be planned in this runtime (e.g. a ConfigMap payload locally)."""
+
+
+def _target(spec: EndpointLoadTestSpec) -> dict[str, Any]:
+    target = spec.target
+    if target.sagemaker is not None:
+        return {"kind": "sagemaker", **target.sagemaker.to_wire()}
+    assert target.http is not None
+    return {"kind": "http", **target.http.to_wire()}
+
+
+def _payload(spec: EndpointLoadTestSpec, placement: Placement) -> tuple[dict[str, Any], dict]:
+    bodies = []
+    files: dict[str, str] = {}
+    for index, body in enumerate(spec.payload.all_bodies()):
+        name = body.name or (
+            spec.target.sagemaker.endpoint_name
+            if spec.target.sagemaker is not None and len(spec.payload.all_bodies()) == 1
+            else f"body-{index}"
+        )
+        entry: dict[str, Any] = {"name": name, "weight": body.weight}
+        if body.body is not None:
+            filename = f"payload-{index}"
+            files[filename] = body.body
+            entry["file"] = filename
+        else:
+            assert body.config_map_key_ref is not None
+            ref = f"{body.config_map_key_ref.name}/{body.config_map_key_ref.key}"
+            if ref not in placement.config_map_paths:
+                raise PlanError(
+                    f"payload: ConfigMap {ref} is not available here "
+                    "(use an inline body to run without a cluster)"
+                )
+            entry["file"] = placement.config_map_paths[ref]
+        bodies.append(entry)
+    return {"selection": spec.payload.selection, "bodies": bodies}, files
+
+
+def _schedule(spec: EndpointLoadTestSpec, placement: Placement) -> dict[str, Any]:
+    load = spec.load
+    if load.stages:
+        stages = [
+            {
+                "durationSeconds": parse_duration(s.duration),
+                "users": s.users,
+                "spawnRate": s.spawn_rate or load.spawn_rate,
+            }
+            for s in load.stages
+        ]
+        duration = None
+    else:
+        stages = [{"durationSeconds": None, "users": load.users, "spawnRate": load.spawn_rate}]
+        duration = load.duration_seconds
+    return {
+        "stages": stages,
+        "warmupSeconds": load.warmup_seconds,
+        "durationSeconds": duration,
+        "expectWorkers": load.workers,
+        "workerConnectTimeoutSeconds": placement.worker_connect_timeout_seconds,
+        "requestTimeoutSeconds": load.request_timeout_seconds,
+    }
+
+
+def planned_seconds(spec: EndpointLoadTestSpec) -> float:
+    """How long the run should take once all workers are connected."""
+    load = spec.load
+    if load.stages:
+        return load.total_stage_seconds
+    assert load.users is not None
+    return load.users / load.spawn_rate + load.warmup_seconds + load.duration_seconds
+
+
+def build_plan(spec: EndpointLoadTestSpec, *, name: str, run_id: str, placement: Placement) -> Plan:
+    payload, files = _payload(spec, placement)
+    config = {
+        "version": PLAN_VERSION,
+        "test": {"name": name, "runId": run_id},
+        "target": _target(spec),
+        "payload": payload,
+        "schedule": _schedule(spec, placement),
+    }
+    files = {PLAN_FILENAME: json.dumps(config, indent=2, sort_keys=True), **files}
+    env = {
+        PLAN_FILE_ENV: f"{placement.plan_dir.rstrip('/')}/{PLAN_FILENAME}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    master = ProcessPlan(
+        command=[
+            LOCUST_COMMAND,
+            "--master",
+            f"--master-bind-host={placement.master_bind_host}",
+            f"--master-bind-port={placement.master_port}",
+            f"--web-host={placement.web_host}",
+            f"--web-port={placement.web_port}",
+            f"--expect-workers={spec.load.workers}",
+        ],
+        env=dict(env),
+    )
+    worker = ProcessPlan(
+        command=[
+            LOCUST_COMMAND,
+            "--worker",
+            f"--master-host={placement.master_host}",
+            f"--master-port={placement.master_port}",
+        ],
+        env=dict(env),
+    )
+    return Plan(
+        config=config,
+        files=files,
+        master=master,
+        worker=worker,
+        workers=spec.load.workers,
+        planned_seconds=planned_seconds(spec),
+    )

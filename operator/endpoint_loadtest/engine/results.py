@@ -1,0 +1,25 @@
+"""The master's window result as the API's Results (status.results, result.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from endpoint_loadtest.api.models import LatencySummary, Results
+
+
+def results_from_window(window: dict[str, Any]) -> Results:
+    requests = int(window.get("requests", 0))
+    failures = int(window.get("failures", 0))
+    seconds = float(window.get("windowSeconds") or 0.0)
+    return Results(
+        requests=requests,
+        failures=failures,
+        tps=round(requests / seconds, 3) if seconds > 0 else 0.0,
+        error_rate=round(failures / requests, 6) if requests else 0.0,
+        latency_ms=LatencySummary(**(window.get("latencyMs") or {})),
+        errors_by_type=dict(window.get("errorsByType") or {}),
+        errors_by_status=dict(window.get("errorsByStatus") or {}),
+        window_seconds=round(seconds, 3),
+        total_requests=int(window.get("totalRequests", requests)),
+        max_worker_cpu_percent=window.get("maxWorkerCpuPercent"),
+    )

@@ -1,0 +1,107 @@
+"""The final status of a run, the same for result.json and the resource's status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from endpoint_loadtest.api.models import (
+    Condition,
+    EndpointLoadTestStatus,
+    Phase,
+    Results,
+    Thresholds,
+    Verdict,
+    VerdictResult,
+)
+from endpoint_loadtest.engine.judge import judge
+from endpoint_loadtest.engine.results import results_from_window
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def verdict_conditions(verdict: Verdict, generation: int | None = None) -> list[Condition]:
+    """Completed and Passed, so `kubectl wait --for=condition=...` works on either."""
+    at = now()
+    return [
+        Condition(
+            type="Completed",
+            status="True",
+            reason=str(verdict.result),
+            message=verdict.message,
+            last_transition_time=at,
+            observed_generation=generation,
+        ),
+        Condition(
+            type="Passed",
+            status="True" if verdict.result == VerdictResult.PASSED else "False",
+            reason=str(verdict.result),
+            message=verdict.message,
+            last_transition_time=at,
+            observed_generation=generation,
+        ),
+    ]
+
+
+def evaluate(window: dict[str, Any], thresholds: Thresholds) -> tuple[Results, Verdict]:
+    """Results and verdict of a finished window, as the master reported it."""
+    results = results_from_window(window)
+    verdict = judge(results, thresholds, list(window.get("incompleteWorkers") or []))
+    if window.get("interrupted") and verdict.result != VerdictResult.INCONCLUSIVE:
+        verdict = Verdict(
+            result=VerdictResult.INCONCLUSIVE,
+            checks=verdict.checks,
+            message="Inconclusive: the run was stopped before the end of its window "
+            f"({results.window_seconds:.0f}s measured).",
+        )
+    return results, verdict
+
+
+def completed_status(
+    *,
+    run_id: str,
+    started_at: datetime | None,
+    results: Results,
+    verdict: Verdict,
+    generation: int | None = None,
+) -> EndpointLoadTestStatus:
+    return EndpointLoadTestStatus(
+        phase=Phase.COMPLETED,
+        run_id=run_id,
+        message=verdict.message,
+        started_at=started_at,
+        finished_at=now(),
+        results=results,
+        verdict=verdict,
+        conditions=verdict_conditions(verdict, generation),
+        observed_generation=generation,
+    )
+
+
+def error_status(
+    *, run_id: str, started_at: datetime | None, message: str, generation: int | None = None
+) -> EndpointLoadTestStatus:
+    at = now()
+    return EndpointLoadTestStatus(
+        phase=Phase.ERROR,
+        run_id=run_id,
+        message=message,
+        started_at=started_at,
+        finished_at=at,
+        # Completed is True for errors too: the run has ended, so a gate waiting on
+        # `kubectl wait --for=condition=Completed` returns instead of timing out.
+        conditions=[
+            Condition(
+                type=kind,
+                status=value,
+                reason="Error",
+                message=message,
+                last_transition_time=at,
+                observed_generation=generation,
+            )
+            for kind, value in (("Completed", "True"), ("Passed", "False"))
+        ],
+        observed_generation=generation,
+    )

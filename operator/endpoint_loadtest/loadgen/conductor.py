@@ -1,0 +1,246 @@
+"""The master's conductor: starts the run, opens and closes the measurement window.
+
+It runs inside the Locust master (not headless: the master keeps serving its web
+API after the run so that whoever observes it can read the final figures). It
+waits for the expected workers, drives the users through the schedule, announces
+the phases to the workers, waits for every worker to flush its last statistics,
+computes the window's result, and stops the users. Its state is served at
+/elt/status and the result at /elt/result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import gevent
+from gevent.event import Event
+from locust.env import Environment
+from locust.runners import MasterRunner
+
+from endpoint_loadtest.loadgen import phases
+from endpoint_loadtest.loadgen.config import LoadgenConfig
+from endpoint_loadtest.loadgen.window_stats import window_result
+
+log = logging.getLogger("elt.conductor")
+
+# States, in order. `error` can follow any of them.
+WAITING, RAMP_UP, WARMUP, MEASURING, DRAINING, FINISHED, ERROR = (
+    "waiting",
+    "rampUp",
+    "warmup",
+    "measuring",
+    "draining",
+    "finished",
+    "error",
+)
+FLUSH_MARGIN_SECONDS = 15.0
+POLL_SECONDS = 0.1
+
+
+class Conductor:
+    def __init__(self, environment: Environment, config: LoadgenConfig, base_request_type: str):
+        self.environment = environment
+        self.config = config
+        self.base_request_type = base_request_type
+        self.state = WAITING
+        self.message = f"waiting for {config.schedule.expect_workers} worker(s) to connect"
+        self.started_at: float | None = None
+        self.window_start: float | None = None
+        self.window_end: float | None = None
+        self.result: dict[str, Any] | None = None
+        self.max_cpu: dict[str, float] = {}
+        self.window_workers: set[str] = set()
+        self.flushed: set[str] = set()
+        self._spawned = Event()
+        self._all_flushed = Event()
+        self._stop_requested = Event()
+        self.interrupted = False
+        environment.events.spawning_complete.add_listener(lambda **_: self._spawned.set())
+        runner = environment.runner
+        if isinstance(runner, MasterRunner):
+            runner.register_message(phases.FLUSHED_MESSAGE, self._on_flushed)
+
+    # ------------------------------------------------------------------ status
+
+    @property
+    def runner(self) -> MasterRunner:
+        return self.environment.runner  # type: ignore[return-value]
+
+    def planned_seconds(self) -> float:
+        schedule = self.config.schedule
+        if schedule.staged:
+            return sum(s.duration_seconds for s in schedule.stages)
+        stage = schedule.stages[0]
+        ramp = stage.users / stage.spawn_rate
+        return ramp + schedule.warmup_seconds + (schedule.duration_seconds or 0)
+
+    def status(self) -> dict[str, Any]:
+        now = time.time()
+        workers = [
+            {"id": w.id, "state": w.state, "users": w.user_count, "cpu": w.cpu_usage}
+            for w in self.runner.clients.values()
+        ]
+        return {
+            "state": self.state,
+            "message": self.message,
+            "runId": self.config.run_id,
+            "workers": {
+                "expected": self.config.schedule.expect_workers,
+                "connected": len(self.runner.clients.ready)
+                + len(self.runner.clients.spawning)
+                + len(self.runner.clients.running),
+                "list": workers,
+            },
+            "users": self.runner.user_count,
+            "startedAt": self.started_at,
+            "windowStart": self.window_start,
+            "windowEnd": self.window_end,
+            "elapsedSeconds": (now - self.started_at) if self.started_at else 0.0,
+            "plannedSeconds": self.planned_seconds(),
+            "maxWorkerCpuPercent": max(self.max_cpu.values(), default=None),
+            "masterCpuPercent": self.runner.current_cpu_usage,
+        }
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self) -> None:
+        try:
+            if not self._wait_for_workers():
+                return
+            self.started_at = time.time()
+            gevent.spawn(self._sample_cpu)
+            if self.config.schedule.staged:
+                self._run_stages()
+            else:
+                self._run_steady()
+            self._close_window()
+        except Exception as error:  # the observer must learn why, not find a dead master
+            log.exception("conductor failed")
+            self._fail(f"load generator error: {error}")
+
+    def _fail(self, message: str) -> None:
+        self.state = ERROR
+        self.message = message
+        log.error(message)
+        if self.runner.state not in ("ready", "stopped"):
+            self.runner.stop()
+
+    def _wait_for_workers(self) -> bool:
+        schedule = self.config.schedule
+        deadline = time.monotonic() + schedule.worker_connect_timeout_seconds
+        while len(self.runner.clients.ready) < schedule.expect_workers:
+            if self._stop_requested.is_set():
+                self._fail("stopped before the workers connected")
+                return False
+            if time.monotonic() > deadline:
+                connected = len(self.runner.clients.ready)
+                self._fail(
+                    f"only {connected} of {schedule.expect_workers} worker(s) connected within "
+                    f"{schedule.worker_connect_timeout_seconds:.0f}s"
+                )
+                return False
+            gevent.sleep(POLL_SECONDS)
+        return True
+
+    def _run_steady(self) -> None:
+        schedule = self.config.schedule
+        stage = schedule.stages[0]
+        self.state, self.message = RAMP_UP, f"ramping up to {stage.users} users"
+        self._spawned.clear()
+        gevent.spawn(self.runner.start, stage.users, stage.spawn_rate)
+        ramp_bound = stage.users / stage.spawn_rate + 60
+        if not self._spawned.wait(timeout=ramp_bound):
+            raise RuntimeError(f"users were not all spawned within {ramp_bound:.0f}s")
+        if schedule.warmup_seconds > 0:
+            self.state, self.message = WARMUP, f"warming up for {schedule.warmup_seconds:g}s"
+            self._sleep(schedule.warmup_seconds)
+        self._open_window()
+        self._sleep(schedule.duration_seconds or 0)
+
+    def _run_stages(self) -> None:
+        schedule = self.config.schedule
+        self.state, self.message = WARMUP, "running stages"
+        opener = gevent.spawn_later(schedule.warmup_seconds, self._open_window)
+        for number, stage in enumerate(schedule.stages, start=1):
+            self.message = f"stage {number}/{len(schedule.stages)}: {stage.users} users"
+            gevent.spawn(self.runner.start, stage.users, stage.spawn_rate)
+            self._sleep(stage.duration_seconds)
+        if self.window_start is None:  # stopped early, before the window opened
+            opener.kill()
+            self._open_window()
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, unless a stop was requested (then return at once, and stay awake)."""
+        if not self._stop_requested.is_set():
+            self._stop_requested.wait(timeout=seconds)
+
+    def request_stop(self) -> None:
+        """End the run now (Ctrl-C, deletion): close the window with what was measured."""
+        self.interrupted = True
+        self._stop_requested.set()
+        self._spawned.set()
+
+    def _open_window(self) -> None:
+        self.window_workers = {w.id for w in self.runner.clients.values()}
+        self.window_start = time.time()
+        self.runner.send_message(phases.PHASE_MESSAGE, {"phase": phases.MEASURE})
+        self.state, self.message = MEASURING, "measuring"
+        log.info("measurement window opened")
+
+    def _close_window(self) -> None:
+        self.window_end = time.time()
+        self.runner.send_message(phases.PHASE_MESSAGE, {"phase": phases.DONE})
+        self.state, self.message = DRAINING, "waiting for in-flight requests and final reports"
+        log.info("measurement window closed; waiting for workers to flush")
+        bound = self.config.schedule.request_timeout_seconds + FLUSH_MARGIN_SECONDS
+        if not self._all_flushed.wait(timeout=bound) and self._missing_flushes():
+            missing = ", ".join(sorted(self._missing_flushes()))
+            log.warning("workers did not flush within %.0fs: %s", bound, missing)
+        result = window_result(self.runner.stats, self.base_request_type)
+        result["windowSeconds"] = self.window_end - (self.window_start or self.window_end)
+        result["maxWorkerCpuPercent"] = max(self.max_cpu.values(), default=None)
+        result["workerCpuPercent"] = dict(self.max_cpu)
+        result["incompleteWorkers"] = sorted(self._missing_flushes())
+        result["workers"] = len(self.window_workers)
+        result["interrupted"] = self.interrupted
+        self.result = result
+        self.state, self.message = FINISHED, "finished"
+        self.runner.stop()
+
+    # ------------------------------------------------------------------ messages
+
+    def _missing_flushes(self) -> set[str]:
+        return self.window_workers - self.flushed
+
+    def _on_flushed(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self.flushed.add(msg.node_id)
+        if not self._missing_flushes():
+            self._all_flushed.set()
+
+    def _sample_cpu(self) -> None:
+        """Highest CPU per worker while measuring: a saturated client is not the endpoint."""
+        while self.state not in (FINISHED, ERROR):
+            if self.state == MEASURING:
+                for worker in self.runner.clients.values():
+                    self.max_cpu[worker.id] = max(
+                        self.max_cpu.get(worker.id, 0.0), worker.cpu_usage
+                    )
+            gevent.sleep(1.0)
+
+
+def on_worker_phase(environment: Environment, msg: Any, **_: Any) -> None:
+    """Worker side: switch phase; at `done`, flush once in-flight requests finish."""
+    phase = msg.data["phase"]
+    phases.TRACKER.set(phase)
+    if phase == phases.DONE:
+        gevent.spawn(_flush_when_idle, environment)
+
+
+def _flush_when_idle(environment: Environment) -> None:
+    runner = environment.runner
+    while phases.TRACKER.busy:
+        gevent.sleep(0.01)
+    runner._send_stats()
+    runner.send_message(phases.FLUSHED_MESSAGE, {"phase": phases.DONE})

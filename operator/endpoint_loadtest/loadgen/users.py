@@ -1,0 +1,181 @@
+"""Locust users that call the endpoint under test and report every call once.
+
+Each call is timed with perf_counter and reported with one request event, named
+by the phase it started in (see phases.py). Failures are named by SageMaker error
+code and HTTP status (see errors.py). Retries are off: a throttled or failed call
+is seen, not hidden. The AWS endpoint can be redirected only through botocore's
+standard AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME variable.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, ClassVar
+
+import gevent
+from locust import User, constant, task
+
+from endpoint_loadtest.loadgen.config import LoadgenConfig
+from endpoint_loadtest.loadgen.errors import (
+    CONNECTION_ERROR,
+    TIMEOUT,
+    RequestFailure,
+    classify_boto_error,
+    classify_http_status,
+)
+from endpoint_loadtest.loadgen.phases import TRACKER, request_type
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_SECONDS = 0.2
+
+
+class EndpointUser(User):
+    """Shared loop: pick a body, call, report; idle once the run is done."""
+
+    abstract = True
+    wait_time = constant(0)
+    config: ClassVar[LoadgenConfig]
+    base_request_type: ClassVar[str] = "Request"
+
+    def call(self, body: bytes) -> int:
+        """Send one request; return the response length or raise RequestFailure."""
+        raise NotImplementedError
+
+    @task
+    def invoke(self) -> None:
+        phase = TRACKER.begin()
+        if phase is None:
+            gevent.sleep(IDLE_POLL_SECONDS)
+            return
+        try:
+            self._timed_call(phase)
+        finally:
+            # After the event fired: a worker flushing at the end of the window waits
+            # for this count, so every request it made is in the statistics it sends.
+            TRACKER.end(phase)
+
+    def _timed_call(self, phase: str) -> None:
+        body = self.config.payload.next()
+        start_time = time.time()
+        started = time.perf_counter()
+        failure: RequestFailure | None = None
+        length = 0
+        try:
+            length = self.call(body.data)
+        except RequestFailure as error:
+            failure = error
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        self.environment.events.request.fire(
+            request_type=request_type(self.base_request_type, phase),
+            name=body.name,
+            response_time=elapsed_ms,
+            response_length=length,
+            response=None,
+            context={},
+            exception=failure,
+            start_time=start_time,
+        )
+
+
+class SageMakerBoto3User(EndpointUser):
+    """The seed practice's user: boto3 sagemaker-runtime invoke_endpoint, retries off."""
+
+    abstract = True
+    base_request_type = "InvokeEndpoint"
+    _client: ClassVar[Any] = None
+    _invoke_kwargs: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def configure(cls, config: LoadgenConfig) -> None:
+        import boto3
+        from botocore.config import Config
+
+        target = config.target
+        timeout = config.schedule.request_timeout_seconds
+        cls.config = config
+        # One client per process: boto3 clients are thread- and greenlet-safe, and
+        # creating one per user would cost seconds and megabytes at high user counts.
+        cls._client = boto3.client(
+            "sagemaker-runtime",
+            region_name=target["region"],
+            config=Config(
+                retries={"max_attempts": 0},
+                connect_timeout=min(10.0, timeout),
+                read_timeout=timeout,
+                max_pool_connections=max(10, config.schedule.peak_users),
+                tcp_keepalive=True,
+            ),
+        )
+        optional = {
+            "Accept": target.get("accept"),
+            "CustomAttributes": target.get("customAttributes"),
+            "TargetModel": target.get("targetModel"),
+            "TargetVariant": target.get("variantName"),
+            "InferenceComponentName": target.get("inferenceComponentName"),
+        }
+        cls._invoke_kwargs = {
+            "EndpointName": target["endpointName"],
+            "ContentType": target.get("contentType", "application/json"),
+            **{k: v for k, v in optional.items() if v},
+        }
+
+    def call(self, body: bytes) -> int:
+        try:
+            response = self._client.invoke_endpoint(Body=body, **self._invoke_kwargs)
+            return len(response["Body"].read())
+        except Exception as error:  # every failure is reported, none may kill the user
+            raise classify_boto_error(error) from None
+
+
+class HttpTargetUser(EndpointUser):
+    """Any HTTP inference endpoint, over geventhttpclient (Locust's fast client)."""
+
+    abstract = True
+    base_request_type = "POST"
+    _client: ClassVar[Any] = None
+    _path: ClassVar[str] = "/"
+    _method: ClassVar[str] = "POST"
+    _headers: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def configure(cls, config: LoadgenConfig) -> None:
+        from geventhttpclient import URL, HTTPClient
+
+        target = config.target
+        url = URL(target["url"])
+        timeout = config.schedule.request_timeout_seconds
+        cls.config = config
+        cls.base_request_type = target.get("method", "POST")
+        cls._method = target.get("method", "POST")
+        cls._path = url.request_uri
+        cls._headers = {"Content-Type": "application/json", **(target.get("headers") or {})}
+        cls._client = HTTPClient.from_url(
+            url,
+            concurrency=max(10, config.schedule.peak_users),
+            connection_timeout=min(10.0, timeout),
+            network_timeout=timeout,
+        )
+
+    def call(self, body: bytes) -> int:
+        try:
+            response = self._client.request(
+                self._method, self._path, body=body, headers=self._headers
+            )
+            data = response.read()
+        except (TimeoutError, gevent.Timeout):
+            raise RequestFailure(TIMEOUT) from None
+        except OSError:
+            raise RequestFailure(CONNECTION_ERROR) from None
+        if response.status_code >= 400:
+            raise classify_http_status(response.status_code)
+        return len(data)
+
+
+def user_class_for(config: LoadgenConfig) -> type[EndpointUser]:
+    """A concrete user class configured for this plan's target."""
+    base: type[SageMakerBoto3User] | type[HttpTargetUser]
+    base = SageMakerBoto3User if config.target_kind == "sagemaker" else HttpTargetUser
+    base.configure(config)
+    return type("EndpointLoadTestUser", (base,), {"abstract": False, "__module__": __name__})

@@ -1,0 +1,65 @@
+"""The measurement window's figures, computed on the master from combined statistics.
+
+Only entries whose request type is the measured one (see phases.request_type)
+count; Locust's response-time histograms of those entries are merged, so the
+percentiles are those of all workers' requests together, not an average of
+per-worker percentiles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locust.stats import RequestStats, StatsEntry
+
+from endpoint_loadtest.loadgen.errors import parse_failure_name, status_class
+from endpoint_loadtest.loadgen.phases import MEASURE, PHASES, request_type
+
+PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+
+
+def _merged(stats: RequestStats, method: str) -> StatsEntry:
+    merged = StatsEntry(stats, "measured", method)
+    for entry in stats.entries.values():
+        if entry.method == method:
+            merged.extend(entry)
+    return merged
+
+
+def window_result(stats: RequestStats, base_request_type: str) -> dict[str, Any]:
+    """Requests, failures, latency percentiles and errors of the measured phase."""
+    method = request_type(base_request_type, MEASURE)
+    entry = _merged(stats, method)
+    has_samples = entry.num_requests - entry.num_none_requests > 0
+    latency: dict[str, float | None] = {
+        key: float(entry.get_response_time_percentile(fraction)) if has_samples else None
+        for key, fraction in PERCENTILES.items()
+    }
+    latency["mean"] = round(entry.avg_response_time, 3) if has_samples else None
+    latency["max"] = round(entry.max_response_time, 3) if has_samples else None
+    errors_by_type: dict[str, int] = {}
+    errors_by_status: dict[str, int] = {}
+    for error in stats.errors.values():
+        if error.method != method:
+            continue
+        error_type, status = parse_failure_name(str(error.error))
+        errors_by_type[error_type] = errors_by_type.get(error_type, 0) + error.occurrences
+        key = status_class(status)
+        errors_by_status[key] = errors_by_status.get(key, 0) + error.occurrences
+    totals = {
+        phase: sum(
+            e.num_requests
+            for e in stats.entries.values()
+            if e.method == request_type(base_request_type, phase)
+        )
+        for phase in PHASES
+    }
+    return {
+        "requests": entry.num_requests,
+        "failures": entry.num_failures,
+        "latencyMs": latency,
+        "errorsByType": errors_by_type,
+        "errorsByStatus": errors_by_status,
+        "requestsByPhase": totals,
+        "totalRequests": sum(totals.values()),
+    }

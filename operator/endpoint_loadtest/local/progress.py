@@ -1,0 +1,130 @@
+"""Progress while `elt run` runs, and the verdict table at the end.
+
+On a terminal: one live panel, redrawn in place. Elsewhere (CI logs): one plain
+line every few seconds, so a log shows the run's course without control codes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from endpoint_loadtest.api.models import EndpointLoadTestStatus, Progress
+
+LINE_INTERVAL_SECONDS = 5.0
+
+
+def _fmt(value: float | int | None, unit: str = "", digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}{unit}"
+
+
+def progress_line(progress: Progress, workers: tuple[int, int]) -> str:
+    return (
+        f"[{_fmt(progress.elapsed_seconds, 's')}/{_fmt(progress.total_seconds, 's')}] "
+        f"{progress.stage or '-'}: users {_fmt(progress.users)}, "
+        f"workers {workers[0]}/{workers[1]}, RPS {_fmt(progress.current_rps, digits=1)}, "
+        f"p50 {_fmt(progress.current_p50_ms, ' ms')}, p99 {_fmt(progress.current_p99_ms, ' ms')}, "
+        f"failures {_fmt(progress.failures)}, "
+        f"worker CPU max {_fmt(progress.max_worker_cpu_percent, '%')}"
+    )
+
+
+class ProgressReporter:
+    """Shows progress on a terminal (live) or as periodic lines; silent when quiet."""
+
+    def __init__(self, title: str, stream: TextIO | None = None, quiet: bool = False):
+        self.stream = stream or sys.stdout
+        self.quiet = quiet
+        self.title = title
+        self.console = Console(file=self.stream)
+        self.live: Live | None = None
+        self._last_line = 0.0
+
+    def __enter__(self) -> ProgressReporter:
+        if not self.quiet and self.console.is_terminal:
+            self.live = Live(console=self.console, refresh_per_second=4, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.__exit__(None, None, None)
+            self.live = None
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(text, highlight=False, markup=False)
+
+    def update(self, progress: Progress, workers: tuple[int, int]) -> None:
+        if self.quiet:
+            return
+        if self.live is not None:
+            self.live.update(self._panel(progress, workers))
+        elif time.monotonic() - self._last_line >= LINE_INTERVAL_SECONDS:
+            self._last_line = time.monotonic()
+            print(progress_line(progress, workers), file=self.stream, flush=True)
+
+    def _panel(self, progress: Progress, workers: tuple[int, int]) -> Table:
+        table = Table(title=self.title, show_header=False, box=None)
+        table.add_column(style="bold")
+        table.add_column()
+        done = progress.elapsed_seconds or 0.0
+        total = progress.total_seconds or 0.0
+        bar_width = 30
+        filled = int(bar_width * min(1.0, done / total)) if total else 0
+        table.add_row("stage", progress.stage or "-")
+        table.add_row(
+            "elapsed", f"{'#' * filled}{'.' * (bar_width - filled)} {done:.0f}s/{total:.0f}s"
+        )
+        table.add_row("users", _fmt(progress.users))
+        table.add_row("workers", f"{workers[0]}/{workers[1]} connected")
+        table.add_row("RPS", _fmt(progress.current_rps, digits=1))
+        table.add_row(
+            "p50 / p99",
+            f"{_fmt(progress.current_p50_ms, ' ms')} / {_fmt(progress.current_p99_ms, ' ms')}",
+        )
+        table.add_row("failures", _fmt(progress.failures))
+        table.add_row("worker CPU max", _fmt(progress.max_worker_cpu_percent, "%"))
+        return table
+
+
+def render_verdict(status: EndpointLoadTestStatus, stream: TextIO | None = None) -> None:
+    """The verdict as a table: one line per check, then the figures."""
+    console = Console(file=stream or sys.stdout, soft_wrap=True)
+    verdict = status.verdict
+    if verdict is None:
+        console.print(f"Error: {status.message}", markup=False, highlight=False)
+        return
+    table = Table(title=f"Verdict: {verdict.result}")
+    for column in ("check", "threshold", "observed", "result"):
+        table.add_column(column)
+    for check in verdict.checks:
+        table.add_row(
+            check.name,
+            "-" if check.threshold is None else f"{check.threshold:g}",
+            "-" if check.observed is None else f"{check.observed:g}",
+            "pass" if check.passed else "FAIL",
+        )
+    console.print(table)
+    results = status.results
+    if results is not None:
+        lat = results.latency_ms
+        console.print(
+            f"{results.requests} requests in {results.window_seconds:.1f}s: "
+            f"{results.tps:.1f} TPS, {results.failures} failed ({results.error_rate:.2%}); "
+            f"p50 {_fmt(lat.p50, ' ms')}, p90 {_fmt(lat.p90, ' ms')}, "
+            f"p95 {_fmt(lat.p95, ' ms')}, p99 {_fmt(lat.p99, ' ms')}",
+            markup=False,
+            highlight=False,
+        )
+        if results.errors_by_type:
+            errors = ", ".join(f"{k}: {v}" for k, v in sorted(results.errors_by_type.items()))
+            console.print(f"errors: {errors}", markup=False, highlight=False)
+    console.print(verdict.message, markup=False, highlight=False)

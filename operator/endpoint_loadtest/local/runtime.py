@@ -1,0 +1,227 @@
+"""The local runtime: one Locust master and N workers as processes on this machine.
+
+It carries out the engine's plan, observes the master until the conductor is
+done (or the user presses Ctrl-C, which ends the window early and still writes
+what was measured), judges, writes result.json and Locust's reports, and stops
+every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from endpoint_loadtest.api.loader import DocumentError, load_document
+from endpoint_loadtest.api.models import EndpointLoadTest, EndpointLoadTestStatus, VerdictResult
+from endpoint_loadtest.engine.observe import MasterClient, MasterUnavailable, Snapshot
+from endpoint_loadtest.engine.plan import Placement, PlanError, build_plan
+from endpoint_loadtest.engine.status import completed_status, error_status, evaluate, now
+from endpoint_loadtest.local.command import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_INCONCLUSIVE,
+    EXIT_PASSED,
+)
+from endpoint_loadtest.local.processes import ProcessGroup, free_port
+from endpoint_loadtest.local.progress import ProgressReporter, render_verdict
+
+POLL_SECONDS = 1.0
+MASTER_START_TIMEOUT_SECONDS = 60.0
+RESULT_TIMEOUT_SECONDS = 120.0
+HOST = "127.0.0.1"
+
+EXIT_CODES = {
+    VerdictResult.PASSED: EXIT_PASSED,
+    VerdictResult.FAILED: EXIT_FAILED,
+    VerdictResult.INCONCLUSIVE: EXIT_INCONCLUSIVE,
+}
+
+REPORTS = {
+    "report.html": "/stats/report?download=1&theme=light",
+    "locust_stats.csv": "/stats/requests/csv",
+    "locust_failures.csv": "/stats/failures/csv",
+    "locust_exceptions.csv": "/exceptions/csv",
+}
+
+
+class RunError(Exception):
+    """The run could not be carried out; the message says why."""
+
+
+@dataclass
+class LocalRun:
+    test: EndpointLoadTest
+    output: Path
+    reporter: ProgressReporter
+    run_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.run_id = self.run_id or uuid.uuid4().hex[:8]
+        self.plan_dir = self.output / ".plan"
+        self.started_at: datetime | None = None
+
+    def execute(self) -> EndpointLoadTestStatus:
+        self.output.mkdir(parents=True, exist_ok=True)
+        self.plan_dir.mkdir(exist_ok=True)
+        master_port, web_port = free_port(HOST), free_port(HOST)
+        placement = Placement(
+            plan_dir=str(self.plan_dir.resolve()),
+            master_host=HOST,
+            master_bind_host=HOST,
+            web_host=HOST,
+            master_port=master_port,
+            web_port=web_port,
+            worker_connect_timeout_seconds=60.0,
+        )
+        plan = build_plan(
+            self.test.spec, name=self.test.metadata.name, run_id=self.run_id, placement=placement
+        )
+        for name, content in plan.files.items():
+            (self.plan_dir / name).write_text(content)
+        group = ProcessGroup(log_dir=self.output)
+        client = MasterClient(f"http://{HOST}:{web_port}")
+        self.started_at = now()
+        try:
+            group.start("master", plan.master, ["--csv", str(self.output / "locust")])
+            for index in range(plan.workers):
+                group.start(f"worker-{index}", plan.worker)
+            self.reporter.note(
+                f"run {self.run_id}: {plan.workers} worker(s) against "
+                f"{self.test.spec.target.describe()}, about {plan.planned_seconds:.0f}s of load"
+            )
+            window = self._observe(client, group)
+            self._save_reports(client)
+        finally:
+            group.stop()
+        if window.get("state") == "error":
+            return error_status(
+                run_id=self.run_id, started_at=self.started_at, message=window["message"]
+            )
+        results, verdict = evaluate(window, self.test.spec.thresholds)
+        return completed_status(
+            run_id=self.run_id, started_at=self.started_at, results=results, verdict=verdict
+        )
+
+    def _observe(self, client: MasterClient, group: ProcessGroup) -> dict:
+        """Poll until the conductor finishes; Ctrl-C closes the window early."""
+        self._wait_for_master(client, group)
+        try:
+            while True:
+                snapshot = client.poll()
+                self.reporter.update(snapshot.progress(), _workers(snapshot))
+                if snapshot.finished:
+                    break
+                self._check_alive(group)
+                time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            self.reporter.note("interrupted: closing the measurement window early")
+            _post(client, "/elt/stop")
+        return self._final(client, group)
+
+    def _final(self, client: MasterClient, group: ProcessGroup) -> dict:
+        deadline = time.monotonic() + RESULT_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            snapshot = client.poll()
+            if snapshot.state == "error":
+                return {"state": "error", "message": snapshot.status.get("message", "")}
+            result = client.result()
+            if result is not None:
+                return result
+            self._check_alive(group)
+            time.sleep(POLL_SECONDS / 2)
+        raise RunError(f"the master did not deliver a result within {RESULT_TIMEOUT_SECONDS:.0f}s")
+
+    def _wait_for_master(self, client: MasterClient, group: ProcessGroup) -> None:
+        deadline = time.monotonic() + MASTER_START_TIMEOUT_SECONDS
+        while True:
+            self._check_alive(group)
+            try:
+                client.poll()
+                return
+            except MasterUnavailable:
+                if time.monotonic() > deadline:
+                    raise RunError(
+                        "the Locust master did not start within "
+                        f"{MASTER_START_TIMEOUT_SECONDS:.0f}s:\n{group.log_tail('master')}"
+                    ) from None
+                time.sleep(0.2)
+
+    def _check_alive(self, group: ProcessGroup) -> None:
+        for name, code in group.exited().items():
+            raise RunError(
+                f"Locust {name} exited with code {code}; its log ends with:\n{group.log_tail(name)}"
+            )
+
+    def _save_reports(self, client: MasterClient) -> None:
+        for filename, path in REPORTS.items():
+            try:
+                (self.output / filename).write_bytes(client.download(path))
+            except MasterUnavailable as error:
+                self.reporter.note(f"could not save {filename}: {error}")
+        series = [{"at": s.at, **s.progress().to_wire()} for s in client.history if s.stats]
+        (self.output / "timeseries.json").write_text(json.dumps(series, indent=1))
+
+
+def _workers(snapshot: Snapshot) -> tuple[int, int]:
+    workers = snapshot.status.get("workers") or {}
+    return workers.get("connected", 0), workers.get("expected", 0)
+
+
+def _post(client: MasterClient, path: str) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(client.base_url + path, method="POST", data=b"")
+    with contextlib.suppress(OSError):
+        urllib.request.urlopen(request, timeout=5).close()
+
+
+def write_result(output: Path, test: EndpointLoadTest, status: EndpointLoadTestStatus) -> Path:
+    """result.json: the resource as it would look in a cluster, status included."""
+    document = {
+        "apiVersion": test.api_version,
+        "kind": test.kind,
+        "metadata": {"name": test.metadata.name},
+        "spec": test.spec.to_wire(),
+        "status": status.to_wire(),
+    }
+    path = output / "result.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        test = load_document(args.file)
+    except DocumentError as error:
+        print(f"invalid: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.workers is not None:
+        if args.workers < 1:
+            print("invalid: --workers must be at least 1", file=sys.stderr)
+            return EXIT_ERROR
+        test.spec.load.workers = args.workers
+    output: Path = args.output
+    reporter = ProgressReporter(title=f"elt run {test.metadata.name}", quiet=args.quiet)
+    run = LocalRun(test=test, output=output, reporter=reporter)
+    try:
+        with reporter:
+            status = run.execute()
+    except (RunError, PlanError) as error:
+        status = error_status(run_id=run.run_id, started_at=run.started_at, message=str(error))
+    except KeyboardInterrupt:
+        status = error_status(
+            run_id=run.run_id, started_at=run.started_at, message="interrupted before a result"
+        )
+    path = write_result(output, test, status)
+    render_verdict(status)
+    print(f"result: {path}  report: {output / 'report.html'}")
+    if status.verdict is None:
+        return EXIT_ERROR
+    return EXIT_CODES[VerdictResult(status.verdict.result)]
