@@ -13,7 +13,8 @@ Example::
         client = sim.client()  # boto3 sagemaker-runtime, retries off
         client.invoke_endpoint(EndpointName=sim.endpoint, Body=b"{}")
         assert sim.stats()["endpoints"][sim.endpoint]["successes"] == 1
-        # or hand the variables to a subprocess: subprocess.run(..., env={**os.environ, **sim.env()})
+        # or hand the variables to a subprocess:
+        # subprocess.run(..., env={**os.environ, **sim.env()})
 
 Readiness is awaited without sleeps: the simulator prints its URL on stdout once it is
 listening (moto prints its "Running on" line), and the fixtures block on that line.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-import selectors
+import queue
 import signal
 import socket
 import subprocess
@@ -71,35 +72,43 @@ def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _read_line_until(stream: Any, predicate: Any, timeout: float, proc: subprocess.Popen) -> str:
-    """Block on the stream's lines (no sleeping) until one matches; raise on exit/timeout."""
+def _watch_lines(
+    stream: Any, predicate: Any, timeout: float, proc: subprocess.Popen, log_path: Path | None
+) -> str:
+    """Block (no sleeping) until a line of the stream matches; raise on exit or timeout.
+
+    A daemon thread reads the stream for the process's whole life, so its pipe never
+    fills; every line also goes to log_path when given.
+    """
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        out = log_path.open("a", encoding="utf-8", errors="replace") if log_path else None
+        try:
+            for line in iter(stream.readline, ""):
+                lines.put(line)
+                if out:
+                    out.write(line)
+                    out.flush()
+        finally:
+            lines.put(None)
+            if out:
+                out.close()
+
+    threading.Thread(target=pump, daemon=True).start()
     deadline = time.monotonic() + timeout
-    selector = selectors.DefaultSelector()
-    selector.register(stream, selectors.EVENT_READ)
     seen: list[str] = []
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no ready line within {timeout}s; output: {seen[-20:]}")
-            if not selector.select(remaining):
-                continue
-            line = stream.readline()
-            if not line:
-                proc.wait(timeout=5)
-                raise RuntimeError(f"exited with {proc.returncode} before ready: {seen[-20:]}")
-            seen.append(line.rstrip())
-            if predicate(line):
-                return line.strip()
-    finally:
-        selector.close()
-
-
-def _drain(stream: Any, path: Path) -> None:
-    with path.open("a", encoding="utf-8", errors="replace") as out:
-        for line in iter(stream.readline, ""):
-            out.write(line)
-            out.flush()
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.001))
+        except queue.Empty:
+            raise TimeoutError(f"no ready line within {timeout}s; output: {seen[-20:]}") from None
+        if line is None:
+            proc.wait(timeout=5)
+            raise RuntimeError(f"exited with {proc.returncode} before ready: {seen[-20:]}")
+        seen.append(line.rstrip())
+        if predicate(line):
+            return line.strip()
 
 
 def http_json(url: str, method: str = "GET", timeout: float = 10.0) -> Any:
@@ -129,8 +138,9 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     try:
         assert proc.stderr is not None
-        _read_line_until(proc.stderr, lambda line: "Running on" in line, START_TIMEOUT_S, proc)
-        threading.Thread(target=_drain, args=(proc.stderr, log_path), daemon=True).start()
+        _watch_lines(
+            proc.stderr, lambda line: "Running on" in line, START_TIMEOUT_S, proc, log_path
+        )
         url = f"http://127.0.0.1:{port}"
         urllib.request.urlopen(f"{url}/moto-api/", timeout=10).close()  # it answers
         yield url
@@ -246,8 +256,8 @@ class SimulatorFactory:
         stderr.close()
         try:
             assert proc.stdout is not None
-            url = _read_line_until(
-                proc.stdout, lambda line: line.startswith("http"), START_TIMEOUT_S, proc
+            url = _watch_lines(
+                proc.stdout, lambda line: line.startswith("http"), START_TIMEOUT_S, proc, None
             )
         except Exception as exc:
             proc.kill()

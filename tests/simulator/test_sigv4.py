@@ -54,10 +54,14 @@ def verify(request: AWSRequest, body: bytes | None = None, verifier=None, **chan
     )
 
 
-def code_of(call) -> str:
+def auth_error(call) -> AuthError:
     with pytest.raises(AuthError) as info:
         call()
-    return info.value.code
+    return info.value
+
+
+def code_of(call) -> str:
+    return auth_error(call).code
 
 
 def test_botocore_signed_request_is_accepted() -> None:
@@ -131,9 +135,9 @@ def test_malformed_authorization_is_incomplete() -> None:
 
 
 def test_scope_must_name_sagemaker_and_the_region() -> None:
-    error = pytest.raises(AuthError, verify, sign(service="s3")).value
+    error = auth_error(lambda: verify(sign(service="s3")))
     assert error.code == "InvalidSignatureException" and "'sagemaker'" in error.message
-    error = pytest.raises(AuthError, verify, sign(region="eu-west-1")).value
+    error = auth_error(lambda: verify(sign(region="eu-west-1")))
     assert error.code == "InvalidSignatureException" and "region" in error.message
     any_region = SigV4Verifier({KEY: SECRET}, region=None)
     assert verify(sign(region="eu-west-1"), verifier=any_region) == KEY
@@ -142,11 +146,11 @@ def test_scope_must_name_sagemaker_and_the_region() -> None:
 def test_clock_skew_beyond_five_minutes_is_rejected() -> None:
     request = sign()
     late = SigV4Verifier({KEY: SECRET}, region=REGION, clock=lambda: time.time() + 301)
-    error = pytest.raises(AuthError, verify, request, None, late).value
+    error = auth_error(lambda: verify(request, verifier=late))
     assert error.code == "InvalidSignatureException"
     assert error.message.startswith("Signature expired:")
     early = SigV4Verifier({KEY: SECRET}, region=REGION, clock=lambda: time.time() - 301)
-    assert "not yet current" in pytest.raises(AuthError, verify, request, None, early).value.message
+    assert "not yet current" in auth_error(lambda: verify(request, verifier=early)).message
     fine = SigV4Verifier({KEY: SECRET}, region=REGION, clock=lambda: time.time() + 250)
     assert verify(request, verifier=fine) == KEY
 
