@@ -188,7 +188,9 @@ class PayloadBody(ApiModel):
         description="Label of this body in reports (default body-N).",
     )
     body: str | None = Field(
-        default=None, max_length=262144, description="The request body, inline."
+        default=None,
+        max_length=65536,
+        description="The request body, inline (up to 64 KiB; larger: configMapKeyRef).",
     )
     config_map_key_ref: KeyRef | None = Field(
         default=None, description="The request body, from a ConfigMap key."

@@ -35,6 +35,9 @@ class Placement:
     worker_connect_timeout_seconds: float = DEFAULT_WORKER_CONNECT_TIMEOUT_SECONDS
     # Files of payload ConfigMaps, as the runtime makes them visible: name/key -> path.
     config_map_paths: dict[str, str] = field(default_factory=dict)
+    # Inline bodies inside plan.json (a cluster passes the plan as one variable) rather
+    # than as files beside it (the local runtime).
+    inline_bodies: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,9 @@ def _payload(spec: EndpointLoadTestSpec, placement: Placement) -> tuple[dict[str
             else f"body-{index}"
         )
         entry: dict[str, Any] = {"name": name, "weight": body.weight}
-        if body.body is not None:
+        if body.body is not None and placement.inline_bodies:
+            entry["inline"] = body.body
+        elif body.body is not None:
             filename = f"payload-{index}"
             files[filename] = body.body
             entry["file"] = filename

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 PLAN_FILE_ENV = "ELT_PLAN_FILE"
+# In a cluster the plan (with inline bodies) comes from the test's ConfigMap as a variable.
+PLAN_ENV = "ELT_PLAN"
 PLAN_VERSION = 1
 
 
@@ -124,9 +126,13 @@ def parse_plan(data: dict[str, Any], plan_dir: Path) -> LoadgenConfig:
 
 
 def load_from_environment() -> LoadgenConfig:
-    """The plan named by ELT_PLAN_FILE; a clear error when it is missing."""
+    """The plan in ELT_PLAN, or the file named by ELT_PLAN_FILE; a clear error if neither."""
+    if inline := os.environ.get(PLAN_ENV):
+        return parse_plan(json.loads(inline), Path.cwd())
     path = os.environ.get(PLAN_FILE_ENV)
     if not path:
-        raise RuntimeError(f"{PLAN_FILE_ENV} is not set: the load generator needs a plan")
+        raise RuntimeError(
+            f"neither {PLAN_ENV} nor {PLAN_FILE_ENV} is set: the load generator needs a plan"
+        )
     plan_path = Path(path)
     return parse_plan(json.loads(plan_path.read_text()), plan_path.parent)
