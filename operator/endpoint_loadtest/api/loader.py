@@ -19,6 +19,15 @@ class DocumentError(Exception):
     """A test document that cannot be used; the message is meant for the user."""
 
 
+# pydantic's bound errors, said the way the docs and the CRD say them: `must be >= 1`.
+_BOUNDS = {
+    "greater_than": (">", "gt"),
+    "greater_than_equal": (">=", "ge"),
+    "less_than": ("<", "lt"),
+    "less_than_equal": ("<=", "le"),
+}
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
@@ -42,6 +51,9 @@ def describe_validation_error(error: ValidationError) -> str:
             message = "unknown field"
         elif item["type"] == "missing":
             message = "required field is missing"
+        elif item["type"] in _BOUNDS and "ctx" in item:
+            op, key = _BOUNDS[item["type"]]
+            message = f"must be {op} {item['ctx'][key]}"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         got = item.get("input")
