@@ -659,6 +659,11 @@ class EndpointLoadTestStatus(ApiModel):
 
     phase: Phase | None = Field(default=None, description="Lifecycle phase.")
     run_id: str | None = Field(default=None, description="Identifier of the current run.")
+    run_token: str | None = Field(
+        default=None,
+        description="Generation and rerun annotation the current run answers; a change "
+        "starts a new run.",
+    )
     message: str | None = Field(default=None, description="Human-readable state.")
     started_at: datetime | None = None
     finished_at: datetime | None = None

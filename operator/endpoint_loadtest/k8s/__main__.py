@@ -1,0 +1,38 @@
+"""`elt-operator`: run the operator (kopf), watching namespaces from flags or ELT_NAMESPACES.
+
+elt-operator                      # all namespaces (ClusterRole)
+elt-operator -n team-a -n team-b  # only these (Roles)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from endpoint_loadtest.k8s.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="elt-operator", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "-n", "--namespace", action="append", default=[], help="watch this namespace (repeatable)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL"
+    )
+    args = parser.parse_args(argv)
+    namespaces = args.namespace or Settings.from_environment().namespaces
+    import kopf
+
+    kopf_args = ["run", "--standalone", "-m", "endpoint_loadtest.k8s.main"]
+    kopf_args += ["--liveness", args.liveness]
+    kopf_args += [f"--namespace={n}" for n in namespaces] or ["--all-namespaces"]
+    if args.verbose:
+        kopf_args.append("--verbose")
+    sys.argv = ["kopf", *kopf_args]
+    return kopf.cli.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Operator settings, from flags or environment variables (the chart sets the latter)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from endpoint_loadtest.api.models import EndpointLoadTestSpec
+from endpoint_loadtest.engine.plan import planned_seconds
+from endpoint_loadtest.k8s.manifests import DEFAULT_IMAGE
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {value!r}") from None
+
+
+@dataclass
+class Settings:
+    namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
+    locust_image: str = DEFAULT_IMAGE
+    start_timeout_seconds: float = 180.0
+    max_users: int = 0  # 0: no cap
+    max_workers: int = 0
+    max_duration_seconds: int = 0
+    poll_seconds: float = 2.0
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        namespaces = [n.strip() for n in os.environ.get("ELT_NAMESPACES", "").split(",")]
+        return cls(
+            namespaces=[n for n in namespaces if n],
+            locust_image=os.environ.get("ELT_LOCUST_IMAGE") or DEFAULT_IMAGE,
+            start_timeout_seconds=_int_env("ELT_START_TIMEOUT_SECONDS", 180),
+            max_users=_int_env("ELT_MAX_USERS", 0),
+            max_workers=_int_env("ELT_MAX_WORKERS", 0),
+            max_duration_seconds=_int_env("ELT_MAX_DURATION_SECONDS", 0),
+        )
+
+    def check_caps(self, spec: EndpointLoadTestSpec) -> None:
+        """Refuse a test above the cluster's safety caps, naming the cap."""
+        load = spec.load
+        if self.max_users and load.peak_users > self.max_users:
+            raise ValueError(
+                f"spec.load asks for {load.peak_users} users; this operator allows at most "
+                f"{self.max_users}"
+            )
+        if self.max_workers and load.workers > self.max_workers:
+            raise ValueError(
+                f"spec.load.workers is {load.workers}; this operator allows at most "
+                f"{self.max_workers}"
+            )
+        seconds = planned_seconds(spec)
+        if self.max_duration_seconds and seconds > self.max_duration_seconds:
+            raise ValueError(
+                f"the test would run {seconds:.0f}s; this operator allows at most "
+                f"{self.max_duration_seconds}s"
+            )
