@@ -83,7 +83,7 @@ def test_metrics_land_in_moto_with_the_served_values(simulator, moto_server) -> 
     assert metric("ModelLatency", "Average") == pytest.approx(
         truth["model_latency_ms"]["mean"] * 1000, rel=1e-6
     )
-    assert 10_000 <= metric("ModelLatency", "Minimum") < 20_000
+    assert 9_999 <= metric("ModelLatency", "Minimum") < 20_000
     assert metric("OverheadLatency", "Average") == pytest.approx(1000)
     cpu = metric("CPUUtilization", "Maximum", "/aws/sagemaker/Endpoints")
     assert cpu is not None and 0 < cpu <= 400

@@ -3,21 +3,20 @@
 A request routed to a variant goes to one instance (least outstanding requests by
 default), takes a free worker or waits in that instance's FIFO queue (at most
 `queueDepth` waiting), then holds the worker for a service time drawn from the
-variant's distribution. Capacity is instances x vcpus / mean service time; above it the
-queues fill (latency grows by up to queueDepth x mean / vcpus) and then requests are
-turned away (overloaded). A request whose queue wait plus service passes the model
+variant's distribution (drawn at arrival, in arrival order, so a seed replays).
+Capacity is instances x vcpus / mean service time; above it the queues fill (latency
+grows by up to queueDepth x mean / vcpus) and then requests are turned away (overloaded). A request whose queue wait plus service passes the model
 timeout (60 s on SageMaker) gets a timeout; the worker is freed at the deadline.
 Busy worker-seconds are integrated per instance for CPUUtilization.
-Everything runs on the asyncio loop: waiting is a future, service is asyncio.sleep.
+Everything runs on the asyncio loop: one asyncio.sleep per request, until its end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import heapq
 import math
 import random
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,90 +55,74 @@ def service_time_sampler(spec: ServiceTime, rng: random.Random) -> Callable[[], 
 
 
 class Instance:
-    """One instance: `vcpus` workers and a bounded FIFO of waiting requests."""
+    """One instance: `vcpus` workers serving a FIFO queue of at most `queue_depth` waiting.
 
-    __slots__ = (
-        "_busy_integral",
-        "_last_change",
-        "busy",
-        "index",
-        "queue_depth",
-        "vcpus",
-        "waiters",
-    )
+    The queue is computed, not enacted: on arrival a request is given the earliest time
+    a worker frees up (a heap of worker free times), so its start and end are known at
+    once and it sleeps until its end on the loop's clock. A loop that runs late under a
+    flood of requests therefore delays each response by its lateness once, instead of
+    compounding it down the queue as handing workers over at wake-up would. Like a real
+    model server, a worker keeps working on a request whose client went away.
+    """
+
+    __slots__ = ("_cut", "_intervals", "free", "index", "outstanding", "queue_depth", "waiting")
 
     def __init__(self, index: int, vcpus: int, queue_depth: int, now: float) -> None:
         self.index = index
-        self.vcpus = vcpus
         self.queue_depth = queue_depth
-        self.busy = 0
-        self.waiters: deque[asyncio.Future[bool]] = deque()
-        self._busy_integral = 0.0
-        self._last_change = now
+        self.free = [now] * vcpus  # heap: when each worker is next free
+        self.waiting: list[float] = []  # heap: when each waiting request leaves the queue
+        self.outstanding = 0  # requests admitted and not yet answered (for routing)
+        self._intervals: list[tuple[float, float]] = []  # worker busy spans not yet counted
+        self._cut = now
 
     @property
-    def outstanding(self) -> int:
-        return self.busy + len(self.waiters)
-
-    def _account(self, now: float) -> None:
-        self._busy_integral += self.busy * (now - self._last_change)
-        self._last_change = now
+    def vcpus(self) -> int:
+        return len(self.free)
 
     def take_busy_seconds(self, now: float) -> float:
         """Busy worker-seconds since the last call (for CPUUtilization)."""
-        self._account(now)
-        value, self._busy_integral = self._busy_integral, 0.0
-        return value
-
-    def _release(self, loop: asyncio.AbstractEventLoop) -> None:
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(True)  # hand the worker over; busy count unchanged
-                return
-        self._account(loop.time())
-        self.busy -= 1
-
-    def _expire(self, waiter: asyncio.Future[bool]) -> None:
-        if not waiter.done():
-            waiter.set_result(False)
-            with contextlib.suppress(ValueError):
-                self.waiters.remove(waiter)
+        busy, keep, cut = 0.0, [], self._cut
+        for start, end in self._intervals:
+            lo, hi = max(start, cut), min(end, now)
+            if hi > lo:
+                busy += hi - lo
+            if end > now:
+                keep.append((start, end))
+        self._intervals, self._cut = keep, now
+        return busy
 
     async def process(self, service_s: float, timeout_s: float) -> Outcome:
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        if self.busy < self.vcpus:
-            self._account(start)
-            self.busy += 1
-        elif len(self.waiters) >= self.queue_depth:
+        arrival = loop.time()
+        waiting = self.waiting
+        while waiting and waiting[0] <= arrival:
+            heapq.heappop(waiting)
+        start = max(self.free[0], arrival)
+        if start > arrival and len(waiting) >= self.queue_depth:
             return Outcome(OVERLOADED, self.index)
-        else:
-            waiter: asyncio.Future[bool] = loop.create_future()
-            self.waiters.append(waiter)
-            timer = loop.call_at(start + timeout_s, self._expire, waiter)
-            try:
-                granted = await waiter
-            except asyncio.CancelledError:
-                timer.cancel()
-                if waiter.done() and not waiter.cancelled() and waiter.result():
-                    self._release(loop)
-                elif waiter in self.waiters:
-                    self.waiters.remove(waiter)
-                raise
-            timer.cancel()
-            if not granted:
-                return Outcome(TIMEOUT, self.index, queue_s=timeout_s)
-        now = loop.time()
-        queue_s = now - start
-        remaining = timeout_s - queue_s
-        work = service_s if service_s <= remaining else max(remaining, 0.0)
+        deadline = arrival + timeout_s
+        if start >= deadline:  # would still be queued at the deadline: never reaches a worker
+            heapq.heappush(waiting, deadline)
+            await self._until(loop, deadline)
+            return Outcome(TIMEOUT, self.index, queue_s=timeout_s)
+        end = min(start + service_s, deadline)
+        heapq.heapreplace(self.free, end)
+        if start > arrival:
+            heapq.heappush(waiting, start)
+        self._intervals.append((start, end))
+        await self._until(loop, end)
+        kind = OK if start + service_s <= deadline else TIMEOUT
+        return Outcome(kind, self.index, start - arrival, end - start)
+
+    async def _until(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        self.outstanding += 1
         try:
-            if work > 0:
-                await asyncio.sleep(work)
+            delay = when - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
         finally:
-            self._release(loop)
-        return Outcome(OK if service_s <= remaining else TIMEOUT, self.index, queue_s, work)
+            self.outstanding -= 1
 
 
 class Variant:
