@@ -5,8 +5,9 @@ default), takes a free worker or waits in that instance's FIFO queue (at most
 `queueDepth` waiting), then holds the worker for a service time drawn from the
 variant's distribution (drawn at arrival, in arrival order, so a seed replays).
 Capacity is instances x vcpus / mean service time; above it the queues fill (latency
-grows by up to queueDepth x mean / vcpus) and then requests are turned away (overloaded). A request whose queue wait plus service passes the model
-timeout (60 s on SageMaker) gets a timeout; the worker is freed at the deadline.
+grows by up to queueDepth x mean / vcpus) and then requests are turned away
+(overloaded). A request whose queue wait plus service passes the model timeout (60 s
+on SageMaker) gets a timeout; the worker is freed at the deadline.
 Busy worker-seconds are integrated per instance for CPUUtilization.
 Everything runs on the asyncio loop: one asyncio.sleep per request, until its end.
 """
