@@ -499,10 +499,14 @@ class PodSettings(ApiModel):
         description="ServiceAccount of the Locust pods: its IAM role (IRSA) calls the endpoint.",
     )
     node_selector: dict[str, str] | None = Field(default=None, description="Node selector.")
-    tolerations: list[Toleration] | None = Field(default=None, description="Tolerations.")
-    env: list[EnvVar] | None = Field(default=None, description="Extra environment variables.")
+    tolerations: list[Toleration] | None = Field(
+        default=None, max_length=50, description="Tolerations."
+    )
+    env: list[EnvVar] | None = Field(
+        default=None, max_length=100, description="Extra environment variables."
+    )
     env_from: list[EnvFromSource] | None = Field(
-        default=None, description="Environment from ConfigMaps and Secrets."
+        default=None, max_length=50, description="Environment from ConfigMaps and Secrets."
     )
 
 

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     namespaces = args.namespace or Settings.from_environment().namespaces
-    import kopf
+    from kopf.cli import main as kopf_main
 
     kopf_args = ["run", "--standalone", "-m", "endpoint_loadtest.k8s.main"]
     kopf_args += ["--liveness", args.liveness]
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:
         kopf_args.append("--verbose")
     sys.argv = ["kopf", *kopf_args]
-    return kopf.cli.main()
+    return kopf_main()
 
 
 if __name__ == "__main__":
