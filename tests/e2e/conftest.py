@@ -1,0 +1,100 @@
+"""Fixtures for end-to-end operator tests on the local control plane.
+
+Each test gets its own namespace and its own operator process watching only that
+namespace, so a test can restart "the operator" without touching the others. The
+Locust pods reach the SageMaker simulator through a Secret of dummy credentials
+and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, exactly as a user would wire a real one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_helpers import apply
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD_DIR = ROOT / "crds"
+
+
+@pytest.fixture(scope="session")
+def crd_installed(kube_cluster: Any) -> None:
+    kube_cluster.kubectl("apply", "-f", str(CRD_DIR))
+    kube_cluster.kubectl(
+        "wait", "--for=condition=Established", "crd/endpointloadtests.perf.elt.dev", "--timeout=30s"
+    )
+
+
+class OperatorProcess:
+    """`elt-operator -n NAMESPACE` as a real process; restartable."""
+
+    def __init__(self, namespace: str, log_path: Path, env: dict[str, str]) -> None:
+        self.namespace = namespace
+        self.log_path = log_path
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "endpoint_loadtest.k8s", "-n", self.namespace,
+                 "--liveness", "http://127.0.0.1:0/healthz"],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    def kill(self) -> None:
+        """SIGKILL: the harshest restart, no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def elt_operator(
+    kube_cluster: Any, namespace: str, crd_installed: None, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kube_cluster.kubeconfig),
+        "ELT_START_TIMEOUT_SECONDS": "120",
+    }
+    operator = OperatorProcess(namespace, tmp_path / "operator.log", env)
+    operator.start()
+    yield operator
+    operator.stop()
+
+
+@pytest.fixture
+def sim_endpoint(simulator: Callable[..., Any], kube_cluster: Any, namespace: str) -> Any:
+    """A simulated endpoint plus the Secret the Locust pods use to reach it."""
+    sim = simulator("--instances", "2", "--vcpus", "4", "--service-time-ms", "10")
+    env = sim.env()
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "aws-sim"},
+        "stringData": {
+            "AWS_ACCESS_KEY_ID": env["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": env["AWS_SECRET_ACCESS_KEY"],
+            "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": env["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"],
+        },
+    }
+    apply(kube_cluster, namespace, secret)
+    return sim
