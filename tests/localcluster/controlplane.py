@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
@@ -32,7 +33,6 @@ from localcluster.ports import SubnetLease, free_ports
 from localcluster.procs import ManagedProcess, sweep, wait_for
 
 log = logging.getLogger("localcluster")
-urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 TESTS_DIR = Path(__file__).resolve().parents[1]
 NODE_NAME = "localcluster-node"
 STOP_ORDER = [
@@ -238,12 +238,15 @@ class LocalCluster:
     def _https_ok(self, port: int, path: str) -> bool:
         url = f"https://127.0.0.1:{port}{path}"
         cert = (self.pki.admin_crt, self.pki.admin_key)
-        return requests.get(url, timeout=2, verify=False, cert=cert).status_code == 200
+        with warnings.catch_warnings():  # self-signed serving certs of kcm and scheduler
+            warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+            return requests.get(url, timeout=2, verify=False, cert=cert).status_code == 200
 
     def _node_ready(self) -> bool:
         node = self.api().get(f"/api/v1/nodes/{NODE_NAME}")
         conditions = node.get("status", {}).get("conditions", [])
-        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        return ready and not node["spec"].get("taints")
 
     def _default_service_account(self) -> bool:
         self.api().get("/api/v1/namespaces/default/serviceaccounts/default")

@@ -223,6 +223,19 @@ class Agent:
                 raise
         self.kube.merge_patch(f"/api/v1/nodes/{self.node_name}/status",
                               {"status": self._node_status()})  # fmt: skip
+        self._untaint()
+
+    def _untaint(self) -> None:
+        """Drop the not-ready taint the TaintNodesByCondition admission puts on new nodes.
+
+        In a real cluster the node-lifecycle controller removes it once the node is
+        Ready; that controller is not run here (it would evict pods on a slow heartbeat).
+        """
+        node = self.kube.get(f"/api/v1/nodes/{self.node_name}")
+        taints = node["spec"].get("taints") or []
+        kept = [t for t in taints if not t["key"].startswith("node.kubernetes.io/not-ready")]
+        if len(kept) != len(taints):
+            self.kube.merge_patch(f"/api/v1/nodes/{self.node_name}", {"spec": {"taints": kept}})
 
     def _heartbeat(self) -> None:
         lease_path = (
@@ -292,6 +305,10 @@ class Agent:
 
     def _pod_event(self, kind: str, pod: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]
+        if kind == "DELETED":
+            self.hosts.forget_pod(uid)
+        else:
+            self.hosts.set_pod(pod)
         with self.lock:
             worker = self.workers.get(uid)
             if kind == "DELETED":
@@ -324,6 +341,15 @@ class Agent:
         else:
             self.hosts.set_slice(obj)
 
+    def _services_listed(self, services: list[dict[str, Any]]) -> None:
+        self.hosts.replace_services(services)
+
+    def _service_event(self, kind: str, obj: dict[str, Any]) -> None:
+        if kind == "DELETED":
+            self.hosts.remove_service(obj)
+        else:
+            self.hosts.set_service(obj)
+
     def _thread(self, name: str, target: Callable[..., None], *args: Any) -> None:
         threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
@@ -339,6 +365,10 @@ class Agent:
         self._thread(
             "slices", self._list_watch, "/apis/discovery.k8s.io/v1/endpointslices", {},
             self._slices_listed, self._slice_event,
+        )  # fmt: skip
+        self._thread(
+            "services", self._list_watch, "/api/v1/services", {},
+            self._services_listed, self._service_event,
         )  # fmt: skip
         self._thread(
             "pods", self._list_watch, "/api/v1/pods",

@@ -42,7 +42,9 @@ def log_path(root: Path, namespace: str, pod: str, container: str, previous: boo
 
 def containers(root: Path, namespace: str, pod: str) -> list[str]:
     directory = find_pod_dir(root, namespace, pod)
-    return sorted(p.name for p in directory.iterdir() if p.is_dir()) if directory else []
+    if directory is None:
+        return []
+    return sorted(p.name for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def read_log(

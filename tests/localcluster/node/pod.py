@@ -90,7 +90,7 @@ class PodWorker(threading.Thread):
             log.exception("pod %s/%s: worker failed", self.namespace, self.name)
         finally:
             self._stop_all(0 if self.gone else SHUTDOWN_GRACE)
-            self.agent.hosts.remove_pod(self.uid)
+            self.agent.hosts.forget_pod(self.uid)
             if self.ip:
                 self.agent.ips.release(self.ip)
             shutil.rmtree(self.dir / ".volumes", ignore_errors=True)
@@ -128,7 +128,7 @@ class PodWorker(threading.Thread):
             own.insert(0, f"{hostname}.{spec['subdomain']}.{self.namespace}.svc.cluster.local")
         self.hostname = hostname
         self.hosts_path = self.dir / ".hosts"
-        self.agent.hosts.add_pod(
+        self.agent.hosts.add_file(
             self.uid,
             PodHosts(self.hosts_path, self.namespace, self.ip, own, spec.get("hostAliases") or []),
         )
