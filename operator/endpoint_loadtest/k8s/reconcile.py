@@ -153,7 +153,7 @@ class Reconciler:
                 self.cluster.delete(namespace, child)
             step.status = {"message": f"removing {len(stale)} object(s) of the previous run"}
             return
-        spec = EndpointLoadTestSpec.model_validate(body["spec"])
+        spec = self.settings.apply_defaults(EndpointLoadTestSpec.model_validate(body["spec"]))
         try:
             plan = build_plan(
                 spec, name=name, run_id=run_id, placement=placement_for(name, namespace, spec)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
-from endpoint_loadtest.api.models import EndpointLoadTestSpec
+from endpoint_loadtest.api.models import EndpointLoadTestSpec, Resources
 from endpoint_loadtest.engine.plan import planned_seconds
 from endpoint_loadtest.k8s.manifests import DEFAULT_IMAGE
 
@@ -20,10 +22,26 @@ def _int_env(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {value!r}") from None
 
 
+def _json_env(name: str) -> dict[str, Any]:
+    value = os.environ.get(name)
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a JSON object, got {value!r}") from None
+    if not isinstance(parsed, dict):
+        raise SystemExit(f"{name} must be a JSON object, got {value!r}")
+    return parsed
+
+
 @dataclass
 class Settings:
     namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
     locust_image: str = DEFAULT_IMAGE
+    # Defaults for the Locust pods when the test does not set them.
+    locust_resources: dict[str, Any] = field(default_factory=dict)
+    locust_service_account: str | None = None
     start_timeout_seconds: float = 180.0
     max_users: int = 0  # 0: no cap
     max_workers: int = 0
@@ -36,11 +54,24 @@ class Settings:
         return cls(
             namespaces=[n for n in namespaces if n],
             locust_image=os.environ.get("ELT_LOCUST_IMAGE") or DEFAULT_IMAGE,
+            locust_resources=_json_env("ELT_LOCUST_RESOURCES"),
+            locust_service_account=os.environ.get("ELT_LOCUST_SERVICE_ACCOUNT") or None,
             start_timeout_seconds=_int_env("ELT_START_TIMEOUT_SECONDS", 180),
             max_users=_int_env("ELT_MAX_USERS", 0),
             max_workers=_int_env("ELT_MAX_WORKERS", 0),
             max_duration_seconds=_int_env("ELT_MAX_DURATION_SECONDS", 0),
         )
+
+    def apply_defaults(self, spec: EndpointLoadTestSpec) -> EndpointLoadTestSpec:
+        """The spec with the operator's defaults for what the test leaves unset."""
+        pod = spec.pod.model_copy()
+        if pod.resources is None and self.locust_resources:
+            pod = pod.model_copy(
+                update={"resources": Resources.model_validate(self.locust_resources)}
+            )
+        if pod.service_account_name is None and self.locust_service_account:
+            pod = pod.model_copy(update={"service_account_name": self.locust_service_account})
+        return spec.model_copy(update={"pod": pod})
 
     def check_caps(self, spec: EndpointLoadTestSpec) -> None:
         """Refuse a test above the cluster's safety caps, naming the cap."""
