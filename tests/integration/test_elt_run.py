@@ -17,8 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-
-from conftest import document, elt_command, elt_env, sagemaker_target
+from eltrun import document, elt_command, elt_env, sagemaker_target
 
 pytestmark = pytest.mark.slow
 
@@ -198,8 +197,8 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def test_ctrl_c_writes_what_was_measured_and_leaves_nothing(simulator, tmp_path: Path) -> None:
-    sim = simulator("--vcpus", "4", "--service-time-ms", "10", "--distribution", "constant")
+def _start_long_run(sim, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """`elt run` with a 60 s window, returned once the window has seen some requests."""
     load = {"users": 2, "spawnRate": 100, "workers": 2, "duration": "60s"}
     path = tmp_path / "long.yaml"
     path.write_text(yaml.safe_dump(document(sagemaker_target(), load, {"minRequests": 10})))
@@ -220,9 +219,23 @@ def test_ctrl_c_writes_what_was_measured_and_leaves_nothing(simulator, tmp_path:
         )
         seen = endpoint_stats(sim)["requests"]
         wait_for(lambda: endpoint_stats(sim)["requests"] > seen + 50, 30, "requests in window")
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, output
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_writes_what_was_measured_and_leaves_nothing(
+    simulator, tmp_path: Path, sig: signal.Signals
+) -> None:
+    sim = simulator("--vcpus", "4", "--service-time-ms", "10", "--distribution", "constant")
+    proc, output = _start_long_run(sim, tmp_path)
+    try:
         children = _descendants(proc.pid)
         assert len(children) >= 3, children  # master and two workers
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -241,3 +254,24 @@ def test_ctrl_c_writes_what_was_measured_and_leaves_nothing(simulator, tmp_path:
     assert results["totalRequests"] == endpoint_stats(sim)["requests"]
     assert (output / "report.html").exists()
     assert not os.path.exists(output / "nonexistent")
+
+
+def test_master_dying_mid_run_is_an_error_not_a_crash(simulator, tmp_path: Path) -> None:
+    sim = simulator("--vcpus", "4", "--service-time-ms", "10", "--distribution", "constant")
+    proc, output = _start_long_run(sim, tmp_path)
+    try:
+        children = _descendants(proc.pid)
+        master = next(c for c in children if "--master" in c.cmdline())
+        master.kill()
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, f"{proc.returncode}\n{stdout}\n{stderr}"
+    assert "Traceback" not in stderr + stdout
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert not alive, alive
+    status = json.loads((output / "result.json").read_text())["status"]
+    assert status["phase"] == "Error"
+    assert "master" in status["message"], status["message"]

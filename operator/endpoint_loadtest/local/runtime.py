@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from endpoint_loadtest.local.progress import ProgressReporter, render_verdict
 POLL_SECONDS = 1.0
 MASTER_START_TIMEOUT_SECONDS = 60.0
 RESULT_TIMEOUT_SECONDS = 120.0
+MASTER_SILENCE_TIMEOUT_SECONDS = 30.0
 HOST = "127.0.0.1"
 
 EXIT_CODES = {
@@ -114,7 +117,7 @@ class LocalRun:
         self._wait_for_master(client, group)
         try:
             while True:
-                snapshot = client.poll()
+                snapshot = self._poll(client, group)
                 self.reporter.update(snapshot.progress(), _workers(snapshot))
                 if snapshot.finished:
                     break
@@ -128,15 +131,34 @@ class LocalRun:
     def _final(self, client: MasterClient, group: ProcessGroup) -> dict:
         deadline = time.monotonic() + RESULT_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
-            snapshot = client.poll()
+            snapshot = self._poll(client, group)
             if snapshot.state == "error":
                 return {"state": "error", "message": snapshot.status.get("message", "")}
-            result = client.result()
+            try:
+                result = client.result()
+            except MasterUnavailable:
+                result = None  # the next poll tells whether it is gone
             if result is not None:
                 return result
             self._check_alive(group)
             time.sleep(POLL_SECONDS / 2)
         raise RunError(f"the master did not deliver a result within {RESULT_TIMEOUT_SECONDS:.0f}s")
+
+    def _poll(self, client: MasterClient, group: ProcessGroup) -> Snapshot:
+        """One poll; a master that died or stays silent ends the run with a clear error."""
+        deadline = time.monotonic() + MASTER_SILENCE_TIMEOUT_SECONDS
+        while True:
+            try:
+                return client.poll()
+            except MasterUnavailable as error:
+                self._check_alive(group)
+                if time.monotonic() > deadline:
+                    raise RunError(
+                        f"the Locust master stopped answering for "
+                        f"{MASTER_SILENCE_TIMEOUT_SECONDS:.0f}s ({error}); its log ends with:\n"
+                        f"{group.log_tail('master')}"
+                    ) from None
+                time.sleep(0.2)
 
     def _wait_for_master(self, client: MasterClient, group: ProcessGroup) -> None:
         deadline = time.monotonic() + MASTER_START_TIMEOUT_SECONDS
@@ -154,7 +176,8 @@ class LocalRun:
                 time.sleep(0.2)
 
     def _check_alive(self, group: ProcessGroup) -> None:
-        for name, code in group.exited().items():
+        # The master first: when it dies, its workers follow, and the master is the cause.
+        for name, code in sorted(group.exited().items(), key=lambda item: item[0] != "master"):
             raise RunError(
                 f"Locust {name} exited with code {code}; its log ends with:\n{group.log_tail(name)}"
             )
@@ -180,6 +203,27 @@ def _post(client: MasterClient, path: str) -> None:
     request = urllib.request.Request(client.base_url + path, method="POST", data=b"")
     with contextlib.suppress(OSError):
         urllib.request.urlopen(request, timeout=5).close()
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (CI cancelling a job, `timeout`, kill) ends the run like Ctrl-C does.
+
+    The Locust processes run in their own sessions, so without this a terminated
+    `elt run` would leave its master and workers running and write no result.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def write_result(output: Path, test: EndpointLoadTest, status: EndpointLoadTestStatus) -> Path:
@@ -211,7 +255,7 @@ def run_command(args: argparse.Namespace) -> int:
     reporter = ProgressReporter(title=f"elt run {test.metadata.name}", quiet=args.quiet)
     run = LocalRun(test=test, output=output, reporter=reporter)
     try:
-        with reporter:
+        with reporter, _terminate_as_interrupt():
             status = run.execute()
     except (RunError, PlanError) as error:
         status = error_status(run_id=run.run_id, started_at=run.started_at, message=str(error))
