@@ -27,7 +27,7 @@ def up(directory: Path) -> int:
         print(f"a cluster is already running from {directory}; `make cluster-down` first")
         return 1
     shutil.rmtree(directory, ignore_errors=True)
-    cluster = LocalCluster(data_dir=directory, keep_data=True)
+    cluster = LocalCluster(data_dir=directory, keep_data=True, reaper=False)
     try:
         cluster.start()
     except ClusterError as exc:

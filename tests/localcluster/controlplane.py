@@ -55,11 +55,13 @@ class LocalCluster:
         data_dir: Path | None = None,
         keep_data: bool = False,
         start_timeout: float = 60.0,
+        reaper: bool = True,
     ) -> None:
         self.id = uuid.uuid4().hex[:12]
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="localcluster-")).resolve()
         self.keep_data = keep_data
+        self.reaper = reaper
         self.start_timeout = start_timeout
         self.procs: dict[str, ManagedProcess] = {}
         self.subnet: SubnetLease | None = None
@@ -143,6 +145,10 @@ class LocalCluster:
     def _start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "logs").mkdir(exist_ok=True)
+        if self.reaper:  # cleans up even if this process is SIGKILLed
+            argv = [sys.executable, "-m", "localcluster.reaper", str(os.getpid()), self.id,
+                    str(self.data_dir), *(["--keep"] if self.keep_data else [])]  # fmt: skip
+            self._launch("reaper", argv, extra_env={"PYTHONPATH": str(TESTS_DIR)})
         self.subnet = SubnetLease()
         self.ports = components.Ports(*free_ports(6))
         self.pki = make_pki(self.data_dir / "pki", components.SERVICE_IP)
@@ -258,7 +264,7 @@ class LocalCluster:
             "id": self.id,
             "server": self.server,
             "kubeconfig": str(self.kubeconfig),
-            "pids": {name: p.pid for name, p in self.procs.items()},
+            "pids": {name: p.pid for name, p in self.procs.items() if name != "reaper"},
         }
         (self.data_dir / "state.json").write_text(json.dumps(state, indent=2))
 
@@ -268,12 +274,14 @@ class LocalCluster:
         t0 = time.monotonic()
         # Clients before servers: the API server shuts down slowly once etcd is gone.
         for group in STOP_ORDER:
-            procs = [self.procs[n] for n in group if n in self.procs]
+            procs = [self.procs.pop(n) for n in group if n in self.procs]
             if procs:
                 with ThreadPoolExecutor(len(procs)) as pool:
                     list(
                         pool.map(lambda p: p.stop(grace=8 if p.name == "node-agent" else 5), procs)
                     )
+        for proc in self.procs.values():  # the reaper, last
+            proc.stop(grace=2)
         self.procs.clear()
         sweep(self.id)
         if self.subnet is not None:
