@@ -26,6 +26,24 @@ def endpoint_stats(sim) -> dict:
     return sim.stats()["endpoints"][sim.endpoint]
 
 
+def show(label: str, results: dict, served: dict | None = None) -> None:
+    """The figures of a run, shown with `pytest -s` (kept for the record)."""
+    keys = (
+        "requests",
+        "totalRequests",
+        "tps",
+        "windowSeconds",
+        "maxWorkerCpuPercent",
+        "errorRate",
+        "errorsByType",
+        "errorsByStatus",
+    )
+    figures = {k: results.get(k) for k in keys}
+    figures["p50"] = results.get("latencyMs", {}).get("p50")
+    served_part = f" simulator={served['requests']}" if served else ""
+    print(f"\n[{label}] {figures}{served_part}")
+
+
 def wait_for(condition, timeout: float, what: str, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -60,6 +78,7 @@ def test_counts_and_tps_below_saturation(simulator, elt_run) -> None:
     assert results["totalRequests"] == served["requests"] == served["successes"]
     assert 0 < results["requests"] < results["totalRequests"]
     offered = 4 / 0.052
+    show(f"below saturation, offered {offered:.0f} rps, capacity 160", results, served)
     assert 0.8 * offered <= results["tps"] <= 1.02 * offered, results
     # no queueing: the latency is the service time plus overhead, not more
     assert 52 <= results["latencyMs"]["p50"] <= 65, results["latencyMs"]
@@ -92,6 +111,7 @@ def test_tps_above_saturation_is_capacity(simulator, elt_run) -> None:
     served = endpoint_stats(sim)
     assert results["totalRequests"] == served["requests"] == served["successes"]
     capacity = 100.0
+    show("above saturation, capacity 100 rps", results, served)
     assert 0.85 * capacity <= results["tps"] <= 1.03 * capacity, results
     # queueing: 16 in the system at 100 rps means about 160 ms each
     assert results["latencyMs"]["p50"] >= 120, results["latencyMs"]
@@ -139,6 +159,7 @@ def test_injected_errors_match_the_simulator(simulator, elt_run) -> None:
     assert run.returncode == 1, run.explain()
     served = endpoint_stats(sim)
     results = run.results
+    show(f"injected errors, simulator {served['by_error']}", results, served)
     assert results["totalRequests"] == served["requests"]
     assert set(served["by_error"]) == set(ERROR_RATES)
     # every phase: Locust's failures report names each error exactly as the simulator counted
@@ -170,11 +191,14 @@ def test_connection_refused_is_failed_or_inconclusive(elt_run) -> None:
     assert run.returncode in (1, 2), run.explain()
     assert "Traceback" not in run.stderr
     results = run.results
+    show(f"connection refused: {run.status['verdict']['message']}", results)
     assert results["requests"] > 0
     assert results["failures"] == results["requests"]
     assert results["errorsByType"] == {"ConnectionError": results["requests"]}
     assert results["errorsByStatus"] == {"none": results["requests"]}
     assert run.status["verdict"]["result"] in ("Failed", "Inconclusive")
+    # failing at once, the users spin: the worker's CPU over even a 3 s window shows it
+    assert results["maxWorkerCpuPercent"] >= 50, results
 
 
 def test_http_target_without_auth(simulator, elt_run) -> None:

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import gevent
+import psutil
 from gevent.event import Event
 from locust.env import Environment
 from locust.runners import MasterRunner
@@ -215,6 +216,9 @@ class Conductor:
         return self.window_workers - self.flushed
 
     def _on_flushed(self, environment: Environment, msg: Any, **_: Any) -> None:
+        cpu = (msg.data or {}).get("cpuPercent")
+        if cpu is not None:  # the worker's own average over the window: exact, even if short
+            self.max_cpu[msg.node_id] = max(self.max_cpu.get(msg.node_id, 0.0), float(cpu))
         self.flushed.add(msg.node_id)
         if not self._missing_flushes():
             self._all_flushed.set()
@@ -230,17 +234,50 @@ class Conductor:
             gevent.sleep(1.0)
 
 
+class WindowCpu:
+    """This process's CPU use over the measurement window, from its CPU times.
+
+    Locust's own samples (psutil's cpu_percent every CPU_MONITOR_INTERVAL, sent with
+    heartbeats) miss short windows entirely: the first sample is always 0.0 and the
+    next comes seconds later. CPU time divided by wall time has no such blind spot.
+    """
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._start: tuple[float, float] | None = None
+
+    def _now(self) -> tuple[float, float]:
+        times = self._process.cpu_times()
+        return time.monotonic(), times.user + times.system
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def percent(self) -> float | None:
+        if self._start is None:
+            return None
+        (wall0, cpu0), (wall1, cpu1) = self._start, self._now()
+        if wall1 - wall0 <= 0:
+            return None
+        return round(100.0 * (cpu1 - cpu0) / (wall1 - wall0), 1)
+
+
+WINDOW_CPU = WindowCpu()
+
+
 def on_worker_phase(environment: Environment, msg: Any, **_: Any) -> None:
     """Worker side: switch phase; at `done`, flush once in-flight requests finish."""
     phase = msg.data["phase"]
     phases.TRACKER.set(phase)
-    if phase == phases.DONE:
-        gevent.spawn(_flush_when_idle, environment)
+    if phase == phases.MEASURE:
+        WINDOW_CPU.start()
+    elif phase == phases.DONE:
+        gevent.spawn(_flush_when_idle, environment, WINDOW_CPU.percent())
 
 
-def _flush_when_idle(environment: Environment) -> None:
+def _flush_when_idle(environment: Environment, cpu_percent: float | None = None) -> None:
     runner = environment.runner
     while phases.TRACKER.busy:
         gevent.sleep(0.01)
     runner._send_stats()
-    runner.send_message(phases.FLUSHED_MESSAGE, {"phase": phases.DONE})
+    runner.send_message(phases.FLUSHED_MESSAGE, {"phase": phases.DONE, "cpuPercent": cpu_percent})
