@@ -119,6 +119,36 @@ class Agent:
         )
         return out["status"]["token"], float(seconds)
 
+    def event(
+        self, pod: dict[str, Any], reason: str, message: str, container: str = "",
+        warning: bool = False,
+    ) -> None:  # fmt: skip
+        """Record a kubelet-style Event on the pod (shown by `kubectl describe`)."""
+        meta = pod["metadata"]
+        stamp = now_iso()
+        involved = {"kind": "Pod", "apiVersion": "v1", "namespace": meta["namespace"],
+                    "name": meta["name"], "uid": meta["uid"]}  # fmt: skip
+        if container:
+            involved["fieldPath"] = f"spec.containers{{{container}}}"
+        body = {
+            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}",
+                         "namespace": meta["namespace"]},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "kubelet", "host": self.node_name},
+            "reportingComponent": "kubelet",
+            "reportingInstance": self.node_name,
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }  # fmt: skip
+        try:
+            self.kube.post(f"/api/v1/namespaces/{meta['namespace']}/events", body)
+        except Exception as exc:  # events are best effort, as in the kubelet
+            log.debug("event %s for %s failed: %s", reason, meta["name"], exc)
+
     def patch_pod_status(self, namespace: str, name: str, status: dict[str, Any]) -> bool:
         """Strategic-merge the pod's status; False when the pod no longer exists."""
         try:

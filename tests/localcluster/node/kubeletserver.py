@@ -34,11 +34,19 @@ def make_server(
             if url.path in ("/healthz", "/livez", "/readyz"):
                 self._text(200, "ok")
                 return
+            if url.path.split("/")[1:2] in (["exec"], ["attach"], ["portForward"]):
+                self.do_POST()
+                return
             parts = [unquote(p) for p in url.path.strip("/").split("/")]
             if len(parts) != 4 or parts[0] != "containerLogs":
                 self._text(404, "not found")
                 return
             self._logs(*parts[1:], query=parse_qs(url.query))
+
+        def do_POST(self) -> None:
+            # exec/attach/port-forward need SPDY/websocket streams: not supported.
+            self._text(501, "localcluster node agent: exec, attach and port-forward are not "
+                            "supported (see docs/test-cluster.md)")  # fmt: skip
 
         def _text(self, code: int, text: str) -> None:
             body = text.encode()

@@ -132,6 +132,9 @@ class PodWorker(threading.Thread):
             self.uid,
             PodHosts(self.hosts_path, self.namespace, self.ip, own, spec.get("hostAliases") or []),
         )
+        for c in self.init_containers + self.containers:
+            if not c.image_ok:
+                self.agent.event(self.pod, "Failed", c.state["waiting"]["message"], c.name, True)
         self._set_condition("PodScheduled", True)
         self._push_status()  # podIP early, so fieldRef status.podIP resolves
         self.volumes = PodVolumes(
@@ -201,6 +204,8 @@ class PodWorker(threading.Thread):
                 return
             if container.backoff_until == 0.0:
                 container.backoff_until = now + min(2**container.restart_count, 30)
+                self.agent.event(self.pod, "BackOff", "Back-off restarting failed container "
+                                 f"{container.name}", container.name, True)  # fmt: skip
             if now < container.backoff_until:
                 return
             container.last_state = container.state
@@ -216,9 +221,13 @@ class PodWorker(threading.Thread):
         try:
             launch = self._launch_spec(container, rule)
         except ConfigError as exc:
+            if container.state.get("waiting", {}).get("message") != str(exc):
+                self.agent.event(self.pod, "Failed", f"Error: {exc}", container.name, True)
             container.waiting("CreateContainerConfigError", str(exc))
             return
         container.start(launch, self._launcher_env())
+        self.agent.event(self.pod, "Started", f"Started container {container.name}",
+                         container.name)  # fmt: skip
 
     def _launch_spec(self, container: Container, rule: ImageRule) -> LaunchSpec:
         assert self.volumes is not None
@@ -288,6 +297,11 @@ class PodWorker(threading.Thread):
                 ok, message = probe_once(state.probe, self.ip or "", container.spec,
                                          self._exec_in(container))  # fmt: skip
                 state.record(ok, message)
+                if not ok and state.failures == 1:
+                    kind = {id(container.startup): "Startup", id(container.liveness): "Liveness"}
+                    which = kind.get(id(state), "Readiness")
+                    self.agent.event(self.pod, "Unhealthy", f"{which} probe failed: {message}",
+                                     container.name, True)  # fmt: skip
 
         if container.startup is not None and not container.startup.ok:
             check(container.startup)
@@ -314,6 +328,8 @@ class PodWorker(threading.Thread):
         running = [c for c in containers if c.running]
         for c in running:
             c.terminate()
+            if not (self.gone or self.shutting_down):
+                self.agent.event(self.pod, "Killing", f"Stopping container {c.name}", c.name)
         deadline = time.monotonic() + grace
         while any(c.popen and c.popen.poll() is None for c in running):
             if time.monotonic() >= deadline:
