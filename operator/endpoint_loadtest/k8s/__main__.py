@@ -19,6 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning"],
+        default="info",
+        help="log level (--verbose is --log-level=debug)",
+    )
+    parser.add_argument(
+        "--log-format", choices=["plain", "full", "json"], default="full", help="log format"
+    )
+    parser.add_argument(
         "--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL"
     )
     args = parser.parse_args(argv)
@@ -28,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     kopf_args = ["run", "--standalone", "-m", "endpoint_loadtest.k8s.main"]
     kopf_args += ["--liveness", args.liveness]
     kopf_args += [f"--namespace={n}" for n in namespaces] or ["--all-namespaces"]
-    if args.verbose:
+    if args.verbose or args.log_level == "debug":
         kopf_args.append("--verbose")
+    elif args.log_level == "warning":
+        kopf_args.append("--quiet")
+    kopf_args.append(f"--log-format={args.log_format}")
     sys.argv = ["kopf", *kopf_args]
     return kopf_main()
 
