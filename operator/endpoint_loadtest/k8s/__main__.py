@@ -7,6 +7,7 @@ elt-operator -n team-a -n team-b  # only these (Roles)
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 
 from endpoint_loadtest.k8s.settings import Settings
@@ -18,6 +19,11 @@ def main(argv: list[str] | None = None) -> int:
         "-n", "--namespace", action="append", default=[], help="watch this namespace (repeatable)"
     )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="elect one active replica through the kopf peering object NAME",
+    )
     parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning"],
@@ -34,7 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     namespaces = args.namespace or Settings.from_environment().namespaces
     from kopf.cli import main as kopf_main
 
-    kopf_args = ["run", "--standalone", "-m", "endpoint_loadtest.k8s.main"]
+    kopf_args = ["run", "-m", "endpoint_loadtest.k8s.main"]
+    if args.peering:
+        # Distinct priorities: the highest-priority replica works, the others freeze.
+        kopf_args += ["--peering", args.peering, "--priority", str(random.randint(1, 2**30))]
+    else:
+        kopf_args.append("--standalone")
     kopf_args += ["--liveness", args.liveness]
     kopf_args += [f"--namespace={n}" for n in namespaces] or ["--all-namespaces"]
     if args.verbose or args.log_level == "debug":
