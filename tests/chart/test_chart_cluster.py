@@ -121,7 +121,7 @@ def test_cluster_wide_install_grants_least_privilege_and_uninstalls_clean(
     wrong += [("ALLOWED", *d) for d in denied if can_i(kube_cluster, sa, *d)]
     assert not wrong, wrong
     # The Locust pods' ServiceAccount has no RBAC at all.
-    locust = f"system:serviceaccount:{other_namespace}:elt-locust"
+    locust = f"system:serviceaccount:{other_namespace}:endpoint-loadtest-locust"
     assert not can_i(kube_cluster, locust, "list", "pods", "-n", other_namespace)
 
     assert release_objects(kube_cluster, release)

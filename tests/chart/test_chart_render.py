@@ -94,10 +94,10 @@ def test_namespaced_rbac_is_a_role_per_watched_namespace(helm: Helm) -> None:
     env = env_of(operator_container(objects))
     assert env["ELT_NAMESPACES"] == "team-a,team-b"
     # The Locust pods' ServiceAccount exists where the tests run, without an API token.
-    locust = [s for s in find(objects, "ServiceAccount", "elt-locust")]
+    locust = [s for s in find(objects, "ServiceAccount", "endpoint-loadtest-locust")]
     assert sorted(s["metadata"]["namespace"] for s in locust) == ["team-a", "team-b"]
     assert all(s["automountServiceAccountToken"] is False for s in locust)
-    assert env["ELT_LOCUST_SERVICE_ACCOUNT"] == "elt-locust"
+    assert env["ELT_LOCUST_SERVICE_ACCOUNT"] == "endpoint-loadtest-locust"
     # Without a list, namespaced means the release namespace.
     alone = helm.objects(*NAMESPACED)
     assert [r["metadata"]["namespace"] for r in find(alone, "Role")] == ["elt-system"]
@@ -171,11 +171,11 @@ def test_values_reach_the_deployment(helm: Helm) -> None:
     env = env_of(container)
     assert env["ELT_MAX_USERS"] == "10"
     assert env["ELT_LOCUST_IMAGE"] == "registry.example/elt:1.2.3"
-    assert env["ELT_LOCUST_SERVICE_ACCOUNT"] == "elt-locust"
+    assert env["ELT_LOCUST_SERVICE_ACCOUNT"] == "endpoint-loadtest-locust"
     accounts = {s["metadata"]["name"]: s for s in find(objects, "ServiceAccount")}
     assert accounts[OPERATOR]["metadata"]["annotations"][ROLE_ARN] == "arn:aws:iam::1:role/op"
-    assert accounts["elt-locust"]["metadata"]["namespace"] == "perf"
-    assert accounts["elt-locust"]["metadata"]["annotations"][ROLE_ARN].endswith("role/lg")
+    assert accounts["endpoint-loadtest-locust"]["metadata"]["namespace"] == "perf"
+    assert accounts["endpoint-loadtest-locust"]["metadata"]["annotations"][ROLE_ARN].endswith("role/lg")
     pod = find(objects, "Deployment")[0]["spec"]["template"]["spec"]
     assert pod["imagePullSecrets"] == [{"name": "regcred"}]
     assert pod["nodeSelector"] == {"pool": "ops"}
