@@ -93,7 +93,7 @@ def _key_ref(ref: dict[str, Any], kind: str, lookup: Lookup, decode: bool) -> st
     if obj is None or ref["key"] not in data:
         if optional:
             return None
-        what = f'{kind} "{ref["name"]}"' + ("" if obj is None else f' key "{ref["key"]}"')
+        what = f'{kind[:-1]} "{ref["name"]}"' + ("" if obj is None else f' key "{ref["key"]}"')
         raise ConfigError(f"{what} not found")
     value = data[ref["key"]]
     return base64.b64decode(value).decode() if decode else value
