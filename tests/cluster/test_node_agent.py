@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import psutil
 import pytest
 
 from cluster.kube import apply, is_ready, wait_gone, wait_log
 from localcluster import LocalCluster
+from localcluster.procs import gone
 from localcluster.waiting import wait_until
 
 pytestmark = pytest.mark.cluster
@@ -205,3 +207,19 @@ def test_probes_gevent_dns_and_liveness_restart(kube_cluster: LocalCluster, name
         30,
         what="liveness restart",
     )
+
+
+def test_daemonized_process_dies_with_its_pod(kube_cluster: LocalCluster, namespace: str) -> None:
+    # The child leaves the container's process group (setsid), as a daemon would.
+    script = "import os,subprocess,time\n" \
+        "p = subprocess.Popen(['sleep', '3600'], start_new_session=True)\n" \
+        "print('child', p.pid, flush=True)\ntime.sleep(3600)"  # fmt: skip
+    apply(kube_cluster, namespace, pod("daemon", "python:3.11", ["python3", "-c", script],
+                                       terminationGracePeriodSeconds=1))  # fmt: skip
+    log = wait_log(kube_cluster, namespace, "daemon", "child ")
+    child = int(log.split("child ")[1].split()[0])
+    assert psutil.pid_exists(child)
+    kube_cluster.kubectl("delete", "pod", "daemon", "-n", namespace, "--wait=false")
+    wait_gone(kube_cluster, f"/api/v1/namespaces/{namespace}/pods/daemon", 20)
+    wait_until(lambda: gone(psutil.Process(child)) if psutil.pid_exists(child) else True, 5,
+               what="the daemonized child to die")  # fmt: skip

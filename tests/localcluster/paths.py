@@ -11,6 +11,8 @@ VERSIONS_FILE = REPO_ROOT / "hack" / "versions.env"
 IMAGES_FILE = Path(__file__).resolve().parent / "images.yaml"
 #: Env var set in every process the cluster starts, so a sweep can find leftovers.
 MARKER_ENV = "LOCALCLUSTER_ID"
+#: Env var with the pod's UID in every container process, to find escaped daemons.
+POD_MARKER_ENV = "LOCALCLUSTER_POD_UID"
 
 
 def versions() -> dict[str, str]:

@@ -85,15 +85,15 @@ def kill_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-def marked(cluster_id: str) -> list[psutil.Process]:
-    """Live processes started by the cluster with this id (found by the env marker)."""
+def marked(value: str, env: str = MARKER_ENV) -> list[psutil.Process]:
+    """Live processes whose environment has env=value (the cluster's or a pod's marker)."""
     found = []
     me = os.getpid()
     for proc in psutil.process_iter(["pid"]):
         if proc.pid == me:
             continue
         try:
-            if proc.environ().get(MARKER_ENV) == cluster_id:
+            if proc.environ().get(env) == value:
                 found.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
             continue
@@ -118,9 +118,9 @@ def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Proces
     return alive
 
 
-def sweep(cluster_id: str, timeout: float = 3.0) -> int:
+def sweep(value: str, timeout: float = 3.0, env: str = MARKER_ENV) -> int:
     """Kill every process still carrying the marker; returns how many there were."""
-    procs = [p for p in marked(cluster_id) if not gone(p)]
+    procs = [p for p in marked(value, env) if not gone(p)]
     for proc in procs:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.terminate()

@@ -20,6 +20,8 @@ from localcluster.node.env import ConfigError, container_env, expand
 from localcluster.node.images import ImageRule, argv_for, resolve
 from localcluster.node.probes import ProbeState, probe_once
 from localcluster.node.volumes import PodVolumes
+from localcluster.paths import POD_MARKER_ENV
+from localcluster.procs import sweep
 
 if TYPE_CHECKING:
     from localcluster.node.agent import Agent
@@ -90,6 +92,7 @@ class PodWorker(threading.Thread):
             log.exception("pod %s/%s: worker failed", self.namespace, self.name)
         finally:
             self._stop_all(0 if self.gone else SHUTDOWN_GRACE)
+            sweep(self.uid, timeout=1, env=POD_MARKER_ENV)  # processes that left their group
             self.agent.hosts.forget_pod(self.uid)
             if self.ip:
                 self.agent.ips.release(self.ip)
@@ -107,6 +110,7 @@ class PodWorker(threading.Thread):
             if self._deleting():
                 grace = self.pod["metadata"].get("deletionGracePeriodSeconds", 30)
                 self._stop_all(float(grace))
+                sweep(self.uid, timeout=1, env=POD_MARKER_ENV)
                 self._finalize()
                 return
             self._step()
@@ -240,6 +244,7 @@ class PodWorker(threading.Thread):
         }
         env = container_env(self.pod, container.spec, base, self._lookup, self.agent.allocatable)
         env[self.agent.marker_env] = self.agent.cluster_id
+        env[POD_MARKER_ENV] = self.uid
         argv = [expand(a, env) for a in argv_for(rule, container.spec)]
         cwd = container.spec.get("workingDir") or rule.working_dir
         if not cwd:
