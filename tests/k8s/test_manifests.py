@@ -84,7 +84,8 @@ def test_pods_meet_the_restricted_pod_security_profile() -> None:
         assert context["allowPrivilegeEscalation"] is False
         assert context["capabilities"] == {"drop": ["ALL"]}
         assert "runAsUser" not in context  # the image decides; OpenShift assigns its own
-        assert all(v.get("emptyDir") is not None or v.get("configMap") for v in pod["volumes"])
+        assert context["readOnlyRootFilesystem"] is True
+        assert all(v.get("configMap") for v in pod["volumes"])  # no hostPath, nothing writable
 
 
 def test_workers_reach_the_master_through_its_service_and_bind_to_their_pod_ip() -> None:

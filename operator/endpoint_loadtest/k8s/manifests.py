@@ -137,7 +137,6 @@ def _env(test_name: str, plan_env: dict[str, str], pod: PodSettings) -> list[dic
                 "configMapKeyRef": {"name": names(test_name)["plan"], "key": PLAN_FILENAME}
             },
         },
-        {"name": "HOME", "value": "/tmp"},
     ]
     env += [{"name": k, "value": v} for k, v in sorted(plan_env.items()) if k != "ELT_PLAN_FILE"]
     env += [e.to_wire() for e in pod.env or []]
@@ -164,8 +163,8 @@ def _pod_template(
         "command": command,
         "env": _env(test_name, plan_env, pod),
         "securityContext": _restricted_container_context(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]
-        + [
+        # The load generator writes no files: a read-only root and no scratch volume.
+        "volumeMounts": [
             {"name": f"payload-{i}", "mountPath": f"{PAYLOAD_MOUNT}/{cm}", "readOnly": True}
             for i, cm in enumerate(payload_config_maps(spec))
         ],
@@ -181,8 +180,7 @@ def _pod_template(
     pod_spec: dict[str, Any] = {
         "containers": [container],
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
-        "volumes": [{"name": "tmp", "emptyDir": {}}]
-        + [
+        "volumes": [
             {"name": f"payload-{i}", "configMap": {"name": cm}}
             for i, cm in enumerate(payload_config_maps(spec))
         ],
