@@ -145,6 +145,7 @@ def build_plan(spec: EndpointLoadTestSpec, *, name: str, run_id: str, placement:
         "target": _target(spec),
         "payload": payload,
         "schedule": _schedule(spec, placement),
+        "client": spec.load.client,
     }
     files = {PLAN_FILENAME: json.dumps(config, indent=2, sort_keys=True), **files}
     env = {

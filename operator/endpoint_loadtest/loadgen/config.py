@@ -82,6 +82,8 @@ class LoadgenConfig:
     target: dict[str, Any]
     schedule: Schedule
     payload: Payload
+    # SageMaker targets: "fast" (SigV4 over geventhttpclient) or "boto3" (the seed's way).
+    client: str = "fast"
 
     @property
     def target_kind(self) -> str:
@@ -122,6 +124,7 @@ def parse_plan(data: dict[str, Any], plan_dir: Path) -> LoadgenConfig:
         target=data["target"],
         schedule=schedule,
         payload=payload,
+        client=data.get("client", "fast"),
     )
 
 

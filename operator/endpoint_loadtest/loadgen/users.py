@@ -173,9 +173,74 @@ class HttpTargetUser(EndpointUser):
         return len(data)
 
 
+class FastSageMakerUser(EndpointUser):
+    """InvokeEndpoint as boto3 sends it, SigV4-signed per call, over geventhttpclient.
+
+    The request template comes from botocore (endpoint resolution, headers, signed
+    names, credential chain); see sigv4_client.py for what is precomputed.
+    """
+
+    abstract = True
+    base_request_type = "InvokeEndpoint"
+    _client: ClassVar[Any] = None
+    _signer: ClassVar[Any] = None
+    _path: ClassVar[str] = "/"
+    _hashes: ClassVar[dict[bytes, str]] = {}
+
+    @classmethod
+    def configure(cls, config: LoadgenConfig) -> None:
+        from geventhttpclient import URL, HTTPClient
+
+        from endpoint_loadtest.loadgen import sigv4_client as sig
+
+        target = config.target
+        timeout = config.schedule.request_timeout_seconds
+        cls.config = config
+        boto = sig.botocore_client(target["region"], timeout)
+        template = sig.template_from_botocore(boto, sig.invoke_kwargs_for(target))
+        cls._signer = sig.FastSigner(template, sig.client_credentials(boto), boto.meta.region_name)
+        cls._path = template.path
+        cls._hashes = {b.data: sig.payload_hash(b.data) for b in config.payload.bodies}
+        cls._client = HTTPClient.from_url(
+            URL(template.url),
+            concurrency=max(10, config.schedule.peak_users),
+            connection_timeout=min(10.0, timeout),
+            network_timeout=timeout,
+        )
+
+    def call(self, body: bytes) -> int:
+        body_hash = self._hashes.get(body)
+        if body_hash is None:
+            from endpoint_loadtest.loadgen.sigv4_client import payload_hash
+
+            body_hash = payload_hash(body)
+        headers = self._signer.headers(body_hash)
+        try:
+            response = self._client.request("POST", self._path, body=body, headers=headers)
+            data = response.read()
+        except (TimeoutError, gevent.Timeout):
+            raise RequestFailure(TIMEOUT) from None
+        except OSError:
+            raise RequestFailure(CONNECTION_ERROR) from None
+        status = response.status_code
+        if status >= 400:
+            from endpoint_loadtest.loadgen.sigv4_client import classify_aws_error
+
+            raise classify_aws_error(status, response.get("x-amzn-ErrorType"), data)
+        return len(data)
+
+
+CLIENTS = ("fast", "boto3")
+
+
 def user_class_for(config: LoadgenConfig) -> type[EndpointUser]:
     """A concrete user class configured for this plan's target."""
-    base: type[SageMakerBoto3User] | type[HttpTargetUser]
-    base = SageMakerBoto3User if config.target_kind == "sagemaker" else HttpTargetUser
+    base: type[SageMakerBoto3User] | type[FastSageMakerUser] | type[HttpTargetUser]
+    if config.target_kind != "sagemaker":
+        base = HttpTargetUser
+    elif config.client == "boto3":
+        base = SageMakerBoto3User
+    else:
+        base = FastSageMakerUser
     base.configure(config)
     return type("EndpointLoadTestUser", (base,), {"abstract": False, "__module__": __name__})
