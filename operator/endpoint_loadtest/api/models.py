@@ -372,6 +372,44 @@ class LatencyLimits(ApiModel):
     p99: float | None = Field(default=None, gt=0, description="99th percentile limit (ms).")
 
 
+class CloudWatchLatencyLimits(ApiModel):
+    """Upper bounds on a CloudWatch latency metric's percentiles, in milliseconds."""
+
+    p50: float | None = Field(default=None, gt=0, description="Median limit (ms).")
+    p90: float | None = Field(default=None, gt=0, description="90th percentile limit (ms).")
+    p99: float | None = Field(default=None, gt=0, description="99th percentile limit (ms).")
+
+
+class CloudWatchThresholds(ApiModel):
+    """Limits on what the endpoint itself reports to CloudWatch over the window.
+
+    Judged only when the figures could be read; when CloudWatch is unavailable the
+    verdict rests on the client-side checks and the CloudWatchAvailable condition says why.
+    """
+
+    model_latency_ms: CloudWatchLatencyLimits | None = Field(
+        default=None, description="ModelLatency percentile limits (time in the container, ms)."
+    )
+    overhead_latency_ms: CloudWatchLatencyLimits | None = Field(
+        default=None, description="OverheadLatency percentile limits (SageMaker's overhead, ms)."
+    )
+    max_5xx_rate: float | None = Field(
+        default=None,
+        alias="max5xxRate",
+        ge=0,
+        le=1,
+        description="Highest acceptable Invocation5XXErrors / Invocations (0.01 = 1%).",
+    )
+    max_cpu_utilization_percent: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="Ceiling on the hottest instance's CPU, in percent of the whole instance "
+        "(CloudWatch's CPUUtilization / cloudwatch.instanceVcpus). The seed practice aims "
+        "at 60-70%.",
+    )
+
+
 class Thresholds(ApiModel):
     """What the endpoint must achieve in the measurement window to pass."""
 
@@ -395,6 +433,10 @@ class Thresholds(ApiModel):
         ge=0,
         description="Fewer requests than this in the window makes the verdict Inconclusive.",
     )
+    cloudwatch: CloudWatchThresholds | None = Field(
+        default=None,
+        description="Limits on the endpoint's CloudWatch metrics (needs cloudwatch.enabled).",
+    )
 
 
 class CloudWatch(ApiModel):
@@ -407,6 +449,24 @@ class CloudWatch(ApiModel):
         le=3600,
         description="Metric period in seconds (SageMaker publishes one-minute data).",
     )
+    instance_vcpus: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="vCPUs of one endpoint instance (48 on ml.m5.12xlarge). CloudWatch sums "
+        "CPUUtilization over cores; with this the figure is also given per instance "
+        "(0-100%), an instance above 90% is flagged saturated, and "
+        "thresholds.cloudwatch.maxCpuUtilizationPercent can be judged.",
+    )
+    last_period_timeout: Duration = Field(
+        default="3m",
+        description="How long after the window's last period ends to wait for CloudWatch to "
+        "publish it (it arrives with a delay) before judging with what is there.",
+    )
+
+    @property
+    def last_period_timeout_seconds(self) -> float:
+        return parse_duration(self.last_period_timeout)
 
 
 # --------------------------------------------------------------------------- pods
@@ -522,6 +582,26 @@ class PodSettings(ApiModel):
 class EndpointLoadTestSpec(ApiModel):
     """A load test of one inference endpoint, judged against thresholds."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.thresholds) || !has(self.thresholds.cloudwatch) || "
+                    "(has(self.cloudwatch) && has(self.cloudwatch.enabled) && "
+                    "self.cloudwatch.enabled)",
+                    "thresholds.cloudwatch needs cloudwatch.enabled: true",
+                ),
+                cel(
+                    "!has(self.thresholds) || !has(self.thresholds.cloudwatch) || "
+                    "!has(self.thresholds.cloudwatch.maxCpuUtilizationPercent) || "
+                    "(has(self.cloudwatch) && has(self.cloudwatch.instanceVcpus))",
+                    "thresholds.cloudwatch.maxCpuUtilizationPercent needs "
+                    "cloudwatch.instanceVcpus",
+                ),
+            ]
+        }
+    )
+
     target: Target = Field(description="The endpoint under test.")
     payload: Payload = Field(description="What each request sends.")
     load: Load = Field(description="Users, workers and duration.")
@@ -537,6 +617,19 @@ class EndpointLoadTestSpec(ApiModel):
         ge=0,
         description="Delete the resource this long after it finished (default: keep it).",
     )
+
+    @model_validator(mode="after")
+    def _cloudwatch_thresholds(self) -> EndpointLoadTestSpec:
+        limits = self.thresholds.cloudwatch
+        if limits is None:
+            return self
+        if not self.cloudwatch.enabled:
+            raise ValueError("thresholds.cloudwatch needs cloudwatch.enabled: true")
+        if limits.max_cpu_utilization_percent is not None and not self.cloudwatch.instance_vcpus:
+            raise ValueError(
+                "thresholds.cloudwatch.maxCpuUtilizationPercent needs cloudwatch.instanceVcpus"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------- status
@@ -581,6 +674,72 @@ class LatencySummary(ApiModel):
     max: float | None = None
 
 
+class CloudWatchLatency(ApiModel):
+    """A CloudWatch latency metric over the window, in milliseconds."""
+
+    average: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+
+
+class CloudWatchResults(ApiModel):
+    """What the endpoint reported to CloudWatch over the window (one variant)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    endpoint_name: str = Field(description="EndpointName dimension.")
+    variant_name: str = Field(description="VariantName dimension.")
+    start: datetime = Field(description="Start of the periods read (window start, aligned).")
+    end: datetime = Field(description="End of the periods read (window end, aligned up).")
+    period_seconds: int = Field(description="Metric period.")
+    complete: bool = Field(
+        default=True, description="Whether the window's last period was published in time."
+    )
+    model_latency_ms: CloudWatchLatency = Field(default_factory=CloudWatchLatency)
+    overhead_latency_ms: CloudWatchLatency = Field(default_factory=CloudWatchLatency)
+    invocations: float | None = Field(default=None, description="Invocations, Sum.")
+    invocations_per_instance: float | None = Field(
+        default=None, description="InvocationsPerInstance, Sum."
+    )
+    invocation_4xx_errors: float | None = Field(
+        default=None, alias="invocation4XXErrors", description="Invocation4XXErrors, Sum."
+    )
+    invocation_5xx_errors: float | None = Field(
+        default=None, alias="invocation5XXErrors", description="Invocation5XXErrors, Sum."
+    )
+    error_5xx_rate: float | None = Field(
+        default=None, alias="error5xxRate", description="Invocation5XXErrors / Invocations."
+    )
+    cpu_utilization_percent: float | None = Field(
+        default=None,
+        description="CPUUtilization of the hottest instance (Maximum), summed over cores.",
+    )
+    cpu_utilization_average_percent: float | None = Field(
+        default=None, description="CPUUtilization, Average over instances and periods."
+    )
+    instance_cpu_percent: float | None = Field(
+        default=None,
+        description="The hottest instance's CPU in percent of the instance (needs "
+        "cloudwatch.instanceVcpus).",
+    )
+    saturated: bool | None = Field(
+        default=None, description="An instance was above 90% of its CPU (needs instanceVcpus)."
+    )
+    memory_utilization_percent: float | None = Field(
+        default=None, description="MemoryUtilization of the hottest instance (Maximum)."
+    )
+    gpu_utilization_percent: float | None = Field(
+        default=None, description="GPUUtilization (Maximum), summed over GPUs."
+    )
+    gpu_memory_utilization_percent: float | None = Field(
+        default=None, description="GPUMemoryUtilization (Maximum)."
+    )
+    missing: list[str] = Field(
+        default_factory=list, description="Figures CloudWatch did not return, and why."
+    )
+
+
 class Results(ApiModel):
     """What was measured in the measurement window (all workers combined)."""
 
@@ -603,6 +762,9 @@ class Results(ApiModel):
     )
     max_worker_cpu_percent: float | None = Field(
         default=None, description="Busiest load-generator process during the window."
+    )
+    cloudwatch: CloudWatchResults | None = Field(
+        default=None, description="The endpoint's own CloudWatch figures (cloudwatch.enabled)."
     )
 
 
@@ -660,6 +822,9 @@ class Progress(ApiModel):
     current_p99_ms: float | None = None
     failures: int | None = None
     max_worker_cpu_percent: float | None = None
+    cloudwatch: CloudWatchResults | None = Field(
+        default=None, description="The endpoint's CloudWatch figures so far (cloudwatch.enabled)."
+    )
 
 
 class EndpointLoadTestStatus(ApiModel):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from endpoint_loadtest.api.models import (
     PERCENTILES,
     Check,
+    CloudWatchResults,
+    CloudWatchThresholds,
     Results,
     Thresholds,
     Verdict,
@@ -66,7 +68,97 @@ def threshold_checks(results: Results, thresholds: Thresholds) -> list[Check]:
                 f"{key} {seen} {'<=' if ok else '>'} {limit:g} ms",
             )
         )
+    if thresholds.cloudwatch is not None and results.cloudwatch is not None:
+        checks.extend(cloudwatch_checks(results.cloudwatch, thresholds.cloudwatch)[0])
     return checks
+
+
+def cloudwatch_checks(
+    figures: CloudWatchResults, limits: CloudWatchThresholds
+) -> tuple[list[Check], list[str]]:
+    """Checks of the endpoint's own CloudWatch figures, and the limits that could not be
+    judged because CloudWatch did not return the figure (never a failure)."""
+    checks: list[Check] = []
+    unjudged: list[str] = []
+    latency = (
+        ("model_latency_ms", "modelLatencyMs", "ModelLatency"),
+        ("overhead_latency_ms", "overheadLatencyMs", "OverheadLatency"),
+    )
+    for field, wire, label in latency:
+        bounds = getattr(limits, field)
+        for key in ("p50", "p90", "p99"):
+            limit = getattr(bounds, key) if bounds else None
+            if limit is None:
+                continue
+            name = f"cloudwatch.{wire}.{key}"
+            observed = getattr(getattr(figures, field), key)
+            if observed is None:
+                unjudged.append(name)
+                continue
+            ok = observed <= limit
+            checks.append(
+                _check(
+                    name,
+                    limit,
+                    observed,
+                    ok,
+                    f"{label} {key} {observed:g} ms {'<=' if ok else '>'} {limit:g} ms",
+                )
+            )
+    if limits.max_5xx_rate is not None:
+        rate = figures.error_5xx_rate
+        if rate is None:
+            unjudged.append("cloudwatch.max5xxRate")
+        else:
+            ok = rate <= limits.max_5xx_rate
+            checks.append(
+                _check(
+                    "cloudwatch.max5xxRate",
+                    limits.max_5xx_rate,
+                    rate,
+                    ok,
+                    f"Invocation5XXErrors rate {rate:.2%} {'<=' if ok else '>'} "
+                    f"{limits.max_5xx_rate:.2%}",
+                )
+            )
+    if limits.max_cpu_utilization_percent is not None:
+        cpu = figures.instance_cpu_percent
+        if cpu is None:
+            unjudged.append("cloudwatch.maxCpuUtilizationPercent")
+        else:
+            ok = cpu <= limits.max_cpu_utilization_percent
+            checks.append(
+                _check(
+                    "cloudwatch.maxCpuUtilizationPercent",
+                    limits.max_cpu_utilization_percent,
+                    cpu,
+                    ok,
+                    f"hottest endpoint instance at {cpu:.0f}% CPU "
+                    f"{'<=' if ok else '>'} {limits.max_cpu_utilization_percent:g}%",
+                )
+            )
+    return checks, unjudged
+
+
+def cloudwatch_notes(results: Results, thresholds: Thresholds) -> list[str]:
+    """What the verdict's message should add about the endpoint's CloudWatch figures."""
+    notes: list[str] = []
+    figures = results.cloudwatch
+    if thresholds.cloudwatch is not None:
+        if figures is None:
+            notes.append("CloudWatch checks not judged: no CloudWatch figures")
+        else:
+            unjudged = cloudwatch_checks(figures, thresholds.cloudwatch)[1]
+            if unjudged:
+                notes.append(
+                    "not judged, CloudWatch did not return the figure: " + ", ".join(unjudged)
+                )
+    if figures is not None and figures.saturated:
+        notes.append(
+            f"the endpoint's hottest instance ran at {figures.instance_cpu_percent:.0f}% of its "
+            "CPU (saturated: above 90%)"
+        )
+    return notes
 
 
 def inconclusive_reasons(
@@ -118,6 +210,16 @@ def inconclusive_reasons(
 
 
 def judge(
+    results: Results, thresholds: Thresholds, incomplete_workers: list[str] | None = None
+) -> Verdict:
+    verdict = _judge(results, thresholds, incomplete_workers)
+    notes = cloudwatch_notes(results, thresholds)
+    if notes:
+        verdict.message = verdict.message.rstrip(".") + " (" + "; ".join(notes) + ")."
+    return verdict
+
+
+def _judge(
     results: Results, thresholds: Thresholds, incomplete_workers: list[str] | None = None
 ) -> Verdict:
     checks = threshold_checks(results, thresholds)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from endpoint_loadtest.api.models import (
+    CloudWatchResults,
     Condition,
     EndpointLoadTestStatus,
     Phase,
@@ -45,9 +46,17 @@ def verdict_conditions(verdict: Verdict, generation: int | None = None) -> list[
     ]
 
 
-def evaluate(window: dict[str, Any], thresholds: Thresholds) -> tuple[Results, Verdict]:
-    """Results and verdict of a finished window, as the master reported it."""
+def evaluate(
+    window: dict[str, Any],
+    thresholds: Thresholds,
+    cloudwatch: CloudWatchResults | None = None,
+) -> tuple[Results, Verdict]:
+    """Results and verdict of a finished window, as the master reported it.
+
+    `cloudwatch`: the endpoint's figures over the window (observability.cloudwatch), or
+    None when disabled or unavailable: then the verdict rests on the Locust figures."""
     results = results_from_window(window)
+    results.cloudwatch = cloudwatch
     verdict = judge(results, thresholds, list(window.get("incompleteWorkers") or []))
     if window.get("interrupted") and verdict.result != VerdictResult.INCONCLUSIVE:
         verdict = Verdict(
@@ -66,7 +75,9 @@ def completed_status(
     results: Results,
     verdict: Verdict,
     generation: int | None = None,
+    conditions: list[Condition] | None = None,
 ) -> EndpointLoadTestStatus:
+    """`conditions`: more conditions beside Completed and Passed (CloudWatchAvailable)."""
     return EndpointLoadTestStatus(
         phase=Phase.COMPLETED,
         run_id=run_id,
@@ -75,7 +86,7 @@ def completed_status(
         finished_at=now(),
         results=results,
         verdict=verdict,
-        conditions=verdict_conditions(verdict, generation),
+        conditions=verdict_conditions(verdict, generation) + list(conditions or []),
         observed_generation=generation,
     )
 

@@ -33,6 +33,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quiet", "-q", action="store_true", help="no live progress, only the verdict"
     )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve the test's Prometheus metrics at http://HOST:PORT/metrics while it runs "
+        "(0 = any free port, printed)",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for every interface)",
+    )
+    parser.add_argument(
+        "--metrics-linger",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="with --metrics-port: after the verdict, keep serving until /metrics was "
+        "scraped once with the final figures, at most this long (default 15)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

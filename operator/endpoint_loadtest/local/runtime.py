@@ -21,7 +21,12 @@ from datetime import datetime
 from pathlib import Path
 
 from endpoint_loadtest.api.loader import DocumentError, load_document
-from endpoint_loadtest.api.models import EndpointLoadTest, EndpointLoadTestStatus, VerdictResult
+from endpoint_loadtest.api.models import (
+    EndpointLoadTest,
+    EndpointLoadTestStatus,
+    Phase,
+    VerdictResult,
+)
 from endpoint_loadtest.engine.observe import MasterClient, MasterUnavailable, Snapshot
 from endpoint_loadtest.engine.plan import Placement, PlanError, build_plan
 from endpoint_loadtest.engine.status import completed_status, error_status, evaluate, now
@@ -33,6 +38,8 @@ from endpoint_loadtest.local.command import (
 )
 from endpoint_loadtest.local.processes import ProcessGroup, free_port
 from endpoint_loadtest.local.progress import ProgressReporter, render_verdict
+from endpoint_loadtest.observability import cloudwatch as cw
+from endpoint_loadtest.observability.exporter import EXPORTER, serve
 
 POLL_SECONDS = 1.0
 MASTER_START_TIMEOUT_SECONDS = 60.0
@@ -64,11 +71,29 @@ class LocalRun:
     output: Path
     reporter: ProgressReporter
     run_id: str = ""
+    export_metrics: bool = False  # feed the /metrics exporter (elt run --metrics-port)
 
     def __post_init__(self) -> None:
         self.run_id = self.run_id or uuid.uuid4().hex[:8]
         self.plan_dir = self.output / ".plan"
         self.started_at: datetime | None = None
+        self.live_cloudwatch: cw.Scrape | None = None
+
+    @property
+    def cloudwatch_enabled(self) -> bool:
+        spec = self.test.spec
+        return spec.cloudwatch.enabled and spec.target.sagemaker is not None
+
+    def export(self, status: dict, snapshot: Snapshot | None = None) -> None:
+        """Hand the figures to the exporter (a no-op without --metrics-port)."""
+        if self.export_metrics:
+            EXPORTER.update(
+                self.test.metadata.namespace or "default",
+                self.test.metadata.name,
+                {"runId": self.run_id, **status},
+                snapshot=snapshot,
+                spec=self.test.spec.to_wire(),
+            )
 
     def execute(self) -> EndpointLoadTestStatus:
         self.output.mkdir(parents=True, exist_ok=True)
@@ -107,10 +132,58 @@ class LocalRun:
             return error_status(
                 run_id=self.run_id, started_at=self.started_at, message=window["message"]
             )
-        results, verdict = evaluate(window, self.test.spec.thresholds)
+        figures, conditions = None, []
+        if self.cloudwatch_enabled:
+            scrape = self._final_cloudwatch(client)
+            figures = scrape.figures
+            conditions.append(scrape.condition())
+        results, verdict = evaluate(window, self.test.spec.thresholds, figures)
         return completed_status(
-            run_id=self.run_id, started_at=self.started_at, results=results, verdict=verdict
+            run_id=self.run_id,
+            started_at=self.started_at,
+            results=results,
+            verdict=verdict,
+            conditions=conditions,
         )
+
+    def _window_times(self, client: MasterClient) -> tuple[float, float] | None:
+        for snapshot in reversed(client.history):
+            start, end = snapshot.status.get("windowStart"), snapshot.status.get("windowEnd")
+            if start and end:
+                return float(start), float(end)
+        return None
+
+    def _final_cloudwatch(self, client: MasterClient) -> cw.Scrape:
+        """The endpoint's figures over the window, after CloudWatch's last period."""
+        times = self._window_times(client)
+        if times is None:
+            return cw.Scrape(None, cw.Problem("NoWindow", "the master reported no window times"))
+        spec = self.test.spec
+
+        def waiting(message: str) -> None:
+            self.reporter.note(message)
+            self.export({"phase": Phase.EVALUATING.value, "message": message})
+
+        scrape, decision = cw.final_scrape(spec, *times, note=waiting)
+        self.reporter.note(
+            f"CloudWatch: {decision.message}"
+            + (f"; {scrape.reason}" if scrape.reason else "")
+            + f" ({scrape.seconds * 1000:.0f} ms per scrape)"
+        )
+        return scrape
+
+    def _live_cloudwatch(self, snapshot: Snapshot) -> None:
+        """Scrape CloudWatch every period (at least 15 s apart) while the test runs."""
+        if not self.cloudwatch_enabled:
+            return
+        last = self.live_cloudwatch
+        interval = max(float(self.test.spec.cloudwatch.period), 15.0)
+        if last is not None and time.time() - last.scraped_at < interval:
+            return
+        start = snapshot.status.get("windowStart") or snapshot.status.get("startedAt")
+        if not start:
+            return
+        self.live_cloudwatch = cw.scrape_window(self.test.spec, float(start), time.time())
 
     def _observe(self, client: MasterClient, group: ProcessGroup) -> dict:
         """Poll until the conductor finishes; Ctrl-C closes the window early."""
@@ -119,6 +192,8 @@ class LocalRun:
             while True:
                 snapshot = self._poll(client, group)
                 self.reporter.update(snapshot.progress(), _workers(snapshot))
+                if self.export_metrics:
+                    self._export_live(snapshot)
                 if snapshot.finished:
                     break
                 self._check_alive(group)
@@ -127,6 +202,21 @@ class LocalRun:
             self.reporter.note("interrupted: closing the measurement window early")
             _post(client, "/elt/stop")
         return self._final(client, group)
+
+    def _export_live(self, snapshot: Snapshot) -> None:
+        self._live_cloudwatch(snapshot)
+        progress = snapshot.progress()
+        if self.live_cloudwatch is not None and self.live_cloudwatch.figures is not None:
+            progress.cloudwatch = self.live_cloudwatch.figures
+        workers = snapshot.status.get("workers") or {}
+        status = {
+            "phase": Phase.RUNNING.value,
+            "workers": {k: workers.get(k, 0) for k in ("expected", "connected")},
+            "progress": progress.to_wire(),
+        }
+        if self.live_cloudwatch is not None:
+            status["conditions"] = [self.live_cloudwatch.condition().to_wire()]
+        self.export(status, snapshot)
 
     def _final(self, client: MasterClient, group: ProcessGroup) -> dict:
         deadline = time.monotonic() + RESULT_TIMEOUT_SECONDS
@@ -240,6 +330,36 @@ def write_result(output: Path, test: EndpointLoadTest, status: EndpointLoadTestS
     return path
 
 
+def _render_cloudwatch(status: EndpointLoadTestStatus) -> None:
+    """The endpoint's CloudWatch figures under the verdict table, or why they are missing."""
+    for condition in status.conditions:
+        if condition.type == cw.CONDITION_TYPE and condition.status != "True":
+            print(f"CloudWatch: {condition.message}")
+    figures = status.results.cloudwatch if status.results else None
+    if figures is None:
+        return
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:g} ms"
+
+    model, overhead = figures.model_latency_ms, figures.overhead_latency_ms
+    cpu = (
+        "-" if figures.cpu_utilization_percent is None else f"{figures.cpu_utilization_percent:g}%"
+    )
+    if figures.instance_cpu_percent is not None:
+        cpu += f" ({figures.instance_cpu_percent:g}% of the instance)"
+    print(
+        f"CloudWatch {figures.endpoint_name}/{figures.variant_name}: "
+        f"{figures.invocations or 0:g} invocations, "
+        f"5XX {figures.invocation_5xx_errors or 0:g}, 4XX {figures.invocation_4xx_errors or 0:g}; "
+        f"ModelLatency avg {ms(model.average)} p50 {ms(model.p50)} p90 {ms(model.p90)} "
+        f"p99 {ms(model.p99)}; OverheadLatency avg {ms(overhead.average)} p99 {ms(overhead.p99)}; "
+        f"CPU max {cpu}"
+        + (", SATURATED" if figures.saturated else "")
+        + ("" if figures.complete else "; the last period was not published in time")
+    )
+
+
 def run_command(args: argparse.Namespace) -> int:
     try:
         test = load_document(args.file)
@@ -253,7 +373,18 @@ def run_command(args: argparse.Namespace) -> int:
         test.spec.load.workers = args.workers
     output: Path = args.output
     reporter = ProgressReporter(title=f"elt run {test.metadata.name}", quiet=args.quiet)
-    run = LocalRun(test=test, output=output, reporter=reporter)
+    metrics_port = getattr(args, "metrics_port", None)
+    run = LocalRun(
+        test=test, output=output, reporter=reporter, export_metrics=metrics_port is not None
+    )
+    if metrics_port is not None:
+        try:
+            server, _ = serve(metrics_port, getattr(args, "metrics_host", "127.0.0.1"))
+        except OSError as error:
+            print(f"invalid: --metrics-port {metrics_port}: {error}", file=sys.stderr)
+            return EXIT_ERROR
+        host, port = server.server_address[:2]
+        print(f"metrics: http://{host}:{port}/metrics", flush=True)
     try:
         with reporter, _terminate_as_interrupt():
             status = run.execute()
@@ -265,6 +396,12 @@ def run_command(args: argparse.Namespace) -> int:
         )
     path = write_result(output, test, status)
     render_verdict(status)
+    _render_cloudwatch(status)
+    if metrics_port is not None:
+        run.export(status.to_wire())
+        linger = float(getattr(args, "metrics_linger", 0.0))
+        if linger > 0 and not EXPORTER.wait_scraped(linger):
+            print(f"metrics: the final figures were not scraped within {linger:g}s")
     print(f"result: {path}  report: {output / 'report.html'}")
     if status.verdict is None:
         return EXIT_ERROR
