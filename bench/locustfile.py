@@ -1,0 +1,67 @@
+"""The benchmark's locustfile: one of three users, and a control API on the master.
+
+BENCH_CLIENT=boto3|fast: the product's own user classes (users.user_class_for) for the
+plan in ELT_PLAN_FILE; raw: Locust's FastHttpUser posting the same body unsigned to
+BENCH_RAW_URL. The master serves /bench/phase/<phase> (announces a phase to workers,
+as the conductor does) and /bench/result (the product's window_result).
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import jsonify
+from locust import FastHttpUser, constant, events, task
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from endpoint_loadtest.loadgen import phases
+from endpoint_loadtest.loadgen.conductor import on_worker_phase
+from endpoint_loadtest.loadgen.window_stats import window_result
+
+CLIENT = os.environ["BENCH_CLIENT"]
+
+if CLIENT == "raw":
+    BODY = os.environ.get("BENCH_BODY", '{"inputs": "I am super happy right now."}').encode()
+    BASE_TYPE = "POST"
+
+    class RawUser(FastHttpUser):
+        host = os.environ["BENCH_RAW_URL"]
+        wait_time = constant(0)
+
+        @task
+        def invoke(self) -> None:
+            self.client.post(
+                "/endpoints/bench/invocations",
+                data=BODY,
+                headers={"Content-Type": "application/json"},
+                name="bench",
+            )
+
+else:
+    from endpoint_loadtest.loadgen.config import load_from_environment
+    from endpoint_loadtest.loadgen.users import user_class_for
+
+    _config = load_from_environment()
+    BenchUser = user_class_for(_config)
+    BASE_TYPE = BenchUser.base_request_type
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: object) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(phases.PHASE_MESSAGE, on_worker_phase)
+        return
+    if not isinstance(runner, MasterRunner) or environment.web_ui is None:
+        return
+    app = environment.web_ui.app
+
+    @app.route("/bench/phase/<phase>", methods=["POST"])
+    def _phase(phase: str):  # type: ignore[no-untyped-def]
+        runner.send_message(phases.PHASE_MESSAGE, {"phase": phase})
+        return jsonify({"phase": phase})
+
+    @app.route("/bench/result")
+    def _result():  # type: ignore[no-untyped-def]
+        return jsonify(window_result(runner.stats, BASE_TYPE))

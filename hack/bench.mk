@@ -1,0 +1,6 @@
+# Load-generator benchmark (owned by the performance work). Not part of `make test`.
+# Docs: docs/performance.md. Output: bench-output/results.json.
+.PHONY: bench
+
+bench: venv ## load-generator cost per core, memory per 1,000 users, latency fidelity (2 cores)
+	$(PY) bench/run.py $(BENCH_ARGS)
