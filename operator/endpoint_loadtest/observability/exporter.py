@@ -1,6 +1,6 @@
 """The /metrics exporter: per-test figures the operator (or `elt run`) already holds.
 
-A `TestExporter` is a prometheus-client collector. The runtime feeds it with
+A `LoadTestExporter` is a prometheus-client collector. The runtime feeds it with
 status-shaped dicts (the resource's `status`, camelCase, as written to the API or to
 result.json) and, while the test runs, optionally the Locust master's last poll; a
 scrape renders what is held, under a lock, and calls neither AWS nor a Locust master.
@@ -151,7 +151,7 @@ Sample = tuple[str, tuple[str, ...], float]  # metric key, extra label values, v
 
 
 @dataclass
-class TestFigures:
+class LoadTestFigures:
     """What one test exports, already flattened into samples."""
 
     labels: tuple[str, str, str]
@@ -301,13 +301,13 @@ def _dedupe(samples: Iterable[Sample]) -> list[Sample]:
     return [(key, extra, value) for (key, extra), value in merged.items()]
 
 
-class TestExporter(Collector):
+class LoadTestExporter(Collector):
     """Holds the flattened figures of every known test; collect() renders them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._scraped = threading.Condition(self._lock)
-        self._tests: dict[tuple[str, str], TestFigures] = {}
+        self._tests: dict[tuple[str, str], LoadTestFigures] = {}
         self._updates = 0  # updates so far
         self._collected = 0  # the update count the last collect() rendered
 
@@ -326,7 +326,7 @@ class TestExporter(Collector):
         the figures status.progress does not carry. `spec`: the test's spec (camelCase),
         for the targets the dashboard draws against (minTPS, latency limits)."""
         run = str(status.get("runId") or "")
-        figures = TestFigures(
+        figures = LoadTestFigures(
             labels=(namespace, name, run), samples=_dedupe(flatten(status, snapshot, spec))
         )
         with self._lock:
@@ -371,7 +371,7 @@ class TestExporter(Collector):
         return out
 
 
-EXPORTER = TestExporter()
+EXPORTER = LoadTestExporter()
 REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(EXPORTER)
 

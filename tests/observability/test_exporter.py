@@ -1,0 +1,222 @@
+"""The /metrics exporter: names, units, labels, deletion, and what a scrape costs."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from endpoint_loadtest.api.models import EndpointLoadTestStatus
+from endpoint_loadtest.engine.observe import Snapshot
+from endpoint_loadtest.observability.exporter import (
+    METRICS,
+    PREFIX,
+    LoadTestExporter,
+    metric_names,
+    serve,
+)
+
+FULL_SPEC = {"thresholds": {"minTPS": 150, "latencyMs": {"p50": 50, "p99": 150}}}
+CLOUDWATCH = {
+    "endpointName": "ep",
+    "variantName": "AllTraffic",
+    "start": "2026-01-01T00:00:00Z",
+    "end": "2026-01-01T00:03:00Z",
+    "periodSeconds": 60,
+    "modelLatencyMs": {"average": 21.5, "p50": 18.0, "p90": 30.0, "p99": 45.0},
+    "overheadLatencyMs": {"average": 2.0, "p50": 1.9, "p90": 2.1, "p99": 2.5},
+    "invocations": 9000,
+    "invocationsPerInstance": 4500,
+    "invocation4XXErrors": 3,
+    "invocation5XXErrors": 45,
+    "error5xxRate": 0.005,
+    "cpuUtilizationPercent": 4464,
+    "cpuUtilizationAveragePercent": 3000,
+    "instanceCpuPercent": 93,
+    "saturated": True,
+    "memoryUtilizationPercent": 41.5,
+    "gpuUtilizationPercent": 80,
+    "gpuMemoryUtilizationPercent": 60,
+}
+FULL_STATUS = {
+    "phase": "Completed",
+    "runId": "r1",
+    "workers": {"expected": 2, "connected": 2},
+    "progress": {"users": 6, "currentRps": 150.5, "currentP50Ms": 20, "currentP99Ms": 90,
+                 "maxWorkerCpuPercent": 40},
+    "results": {
+        "requests": 9000, "failures": 45, "tps": 150.0, "errorRate": 0.005,
+        "latencyMs": {"p50": 20.0, "p90": 40.0, "p95": 60.0, "p99": 95.0},
+        "errorsByType": {"ModelError (HTTP 424)": 40, "ServiceUnavailable (HTTP 503)": 5},
+        "windowSeconds": 60.0, "totalRequests": 9500, "maxWorkerCpuPercent": 40.0,
+        "cloudwatch": CLOUDWATCH,
+    },
+    "verdict": {"result": "Passed", "checks": [], "message": "ok"},
+    "conditions": [{"type": "CloudWatchAvailable", "status": "True", "reason": "Scraped"}],
+}  # fmt: skip
+# A status the API accepts: the exporter reads exactly the keys the models write.
+EndpointLoadTestStatus.model_validate(FULL_STATUS)
+
+LIVE_SNAPSHOT = Snapshot(
+    at=time.time(),
+    status={"state": "measuring", "workers": {"expected": 2, "connected": 1}},
+    stats={
+        "current_rps": 120.0,
+        "current_fail_per_sec": 1.5,
+        "current_response_time_percentiles": {
+            "response_time_percentile_0.5": 20,
+            "response_time_percentile_0.95": 70,
+        },
+        "stats": [{"name": "Aggregated", "num_requests": 1234, "num_failures": 7}],
+        "errors": [
+            {"error": "ThrottlingException (HTTP 400)", "occurrences": 4},
+            {"error": "ThrottlingException (HTTP 400)", "occurrences": 1},
+            {"error": "Timeout", "occurrences": 2},
+        ],
+        "workers": [{"cpu_usage": 55.0}],
+        "user_count": 8,
+    },
+)
+LIVE_STATUS = {
+    "phase": "Running",
+    "runId": "r2",
+    "workers": {"expected": 2, "connected": 1},
+    "progress": LIVE_SNAPSHOT.progress().to_wire(),
+}
+
+
+def registry_with(exporter: LoadTestExporter) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(exporter)
+    return registry
+
+
+def scrape(exporter: LoadTestExporter) -> dict[tuple[str, frozenset], float]:
+    text = generate_latest(registry_with(exporter)).decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(samples, metric: str, **labels) -> float:
+    matches = [v for (n, ls), v in samples.items() if n == metric and set(labels.items()) <= ls]
+    assert len(matches) == 1, (metric, labels, matches)
+    return matches[0]
+
+
+def test_names_follow_prometheus_conventions():
+    for key, (_, text, extra) in METRICS.items():
+        name = f"{PREFIX}_{key}"
+        assert name.startswith("elt_") and text
+        assert not name.endswith("_total"), "counters get _total from the client library"
+        assert not any(unit in name for unit in ("_ms", "milli", "percent", "micro")), name
+        assert set(extra).isdisjoint({"namespace", "name", "run"})
+    assert "elt_requests_total" in metric_names()
+    assert "elt_endpoint_invocation_5xx_errors_total" in metric_names()
+
+
+def test_a_finished_test_in_base_units():
+    exporter = LoadTestExporter()
+    exporter.update("team-a", "distilbert", FULL_STATUS, spec=FULL_SPEC)
+    samples = scrape(exporter)
+    labels = {"namespace": "team-a", "name": "distilbert", "run": "r1"}
+    assert value(samples, "elt_test_phase", phase="Completed", **labels) == 1
+    assert value(samples, "elt_test_phase", phase="Running", **labels) == 0
+    assert value(samples, "elt_test_verdict", verdict="Passed", **labels) == 1
+    assert value(samples, "elt_achieved_tps", **labels) == 150.0
+    assert value(samples, "elt_response_time_seconds", quantile="0.99", **labels) == 0.095
+    assert value(samples, "elt_requests_total", **labels) == 9500
+    assert value(samples, "elt_failures_total", error_type="ModelError (HTTP 424)") == 40
+    assert value(samples, "elt_worker_cpu_max_ratio") == 0.4
+    assert value(samples, "elt_target_tps") == 150
+    assert value(samples, "elt_latency_limit_seconds", quantile="0.5") == 0.05
+    assert value(samples, "elt_endpoint_model_latency_seconds", quantile="0.99") == 0.045
+    assert value(samples, "elt_endpoint_overhead_latency_average_seconds") == 0.002
+    assert value(samples, "elt_endpoint_invocation_5xx_errors_total") == 45
+    assert value(samples, "elt_endpoint_cpu_utilization_ratio", stat="maximum") == 44.64
+    assert value(samples, "elt_endpoint_instance_cpu_utilization_ratio") == 0.93
+    assert value(samples, "elt_endpoint_saturated") == 1
+    assert value(samples, "elt_endpoint_gpu_memory_utilization_ratio") == 0.6
+    assert value(samples, "elt_cloudwatch_available") == 1
+
+
+def test_live_figures_from_the_masters_poll():
+    snapshot, status = LIVE_SNAPSHOT, LIVE_STATUS
+    exporter = LoadTestExporter()
+    exporter.update("ns", "t", status, snapshot=snapshot)
+    samples = scrape(exporter)
+    assert value(samples, "elt_current_requests_per_second") == 120
+    assert value(samples, "elt_current_failures_per_second") == 1.5
+    assert value(samples, "elt_current_response_time_seconds", quantile="0.95") == 0.07
+    assert value(samples, "elt_requests_total") == 1234
+    assert value(samples, "elt_failures_total", error_type="ThrottlingException (HTTP 400)") == 5
+    assert value(samples, "elt_users") == 8
+    assert value(samples, "elt_workers_connected") == 1
+    assert value(samples, "elt_worker_cpu_max_ratio") == 0.55
+    assert not [n for n, _ in samples if n.startswith("elt_test_verdict")]
+
+
+def test_deleted_tests_disappear():
+    exporter = LoadTestExporter()
+    exporter.update("ns", "a", FULL_STATUS)
+    exporter.update("ns", "b", {**FULL_STATUS, "runId": "r9"})
+    exporter.update("ns", "a", {**FULL_STATUS, "runId": "r2"})  # a rerun replaces the run
+    runs = {dict(ls)["name"]: dict(ls)["run"] for (n, ls) in scrape(exporter) if n == "elt_users"}
+    assert runs == {"a": "r2", "b": "r9"}
+    exporter.remove("ns", "a")
+    exporter.remove("ns", "never-seen")
+    names = {dict(ls).get("name") for (_, ls) in scrape(exporter)}
+    assert names == {"b"}
+    assert exporter.keys() == [("ns", "b")]
+
+
+def test_a_scrape_calls_nothing_and_costs_little(monkeypatch):
+    exporter = LoadTestExporter()
+    for index in range(200):
+        exporter.update("ns", f"t{index}", FULL_STATUS, spec=FULL_SPEC)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a scrape opened a connection")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    registry = registry_with(exporter)
+    generate_latest(registry)
+    began = time.perf_counter()
+    rounds = 5
+    for _ in range(rounds):
+        text = generate_latest(registry)
+    per_scrape = (time.perf_counter() - began) / rounds
+    assert text.count(b"\nelt_achieved_tps{") == 200
+    # 200 tests, ~60 series each: well under a scrape interval on a shared 2-core machine.
+    assert per_scrape < 0.5, f"{per_scrape * 1000:.0f} ms per scrape of 200 tests"
+    print(f"scrape of 200 tests: {per_scrape * 1000:.1f} ms, {len(text)} bytes")
+
+
+def test_serve_and_wait_for_a_scrape():
+    exporter = LoadTestExporter()
+    server, _ = serve(0, "127.0.0.1", registry=registry_with(exporter))
+    try:
+        exporter.update("ns", "t", FULL_STATUS)
+        assert not exporter.wait_scraped(0.01)
+        url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            body = response.read().decode()
+        assert 'elt_achieved_tps{name="t",namespace="ns",run="r1"} 150.0' in body
+        assert exporter.wait_scraped(0.01)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("status", [{}, {"phase": "Pending"}, {"results": None, "progress": None}])
+def test_sparse_statuses(status):
+    exporter = LoadTestExporter()
+    exporter.update("ns", "t", status)
+    scrape(exporter)
