@@ -40,7 +40,7 @@ def get_test(kube_cluster: Any, namespace: str, name: str) -> dict[str, Any]:
 
 
 def wait_for_phase(
-    kube_cluster: Any, namespace: str, name: str, phases: tuple[str, ...], timeout: float = 150
+    kube_cluster: Any, namespace: str, name: str, phases: tuple[str, ...], timeout: float = 240
 ) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
         found = get_test(kube_cluster, namespace, name)

@@ -238,7 +238,7 @@ class Reconciler:
             verdict=verdict,
             generation=meta.get("generation"),
         )
-        step.status = final.to_wire() | {"progress": None}
+        step.status = _without_history(final.to_wire()) | {"progress": None}
         kind = "Normal" if verdict.result == "Passed" else "Warning"
         step.event(kind, str(verdict.result), verdict.message)
 
@@ -261,8 +261,13 @@ class Reconciler:
             message=message,
             generation=body["metadata"].get("generation"),
         )
-        step.status = {**step.status, **final.to_wire(), "progress": None}
+        step.status = {**step.status, **_without_history(final.to_wire()), "progress": None}
         step.event("Warning", "Error", message)
+
+
+def _without_history(status: dict[str, Any]) -> dict[str, Any]:
+    """A final status patch must not replace the history of earlier runs."""
+    return {k: v for k, v in status.items() if k != "history"}
 
 
 def _owner(body: dict[str, Any]) -> dict[str, Any]:
