@@ -40,3 +40,4 @@ clean: ## remove build and run artefacts (keeps bin/ and .venv)
 	rm -rf demo-output bench-output .pytest_cache .ruff_cache
 
 include hack/cluster.mk
+include hack/chart.mk
