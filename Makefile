@@ -24,8 +24,9 @@ lint: venv ## ruff over the code and tests
 	$(VENV)/bin/ruff check operator tests bench hack
 	$(VENV)/bin/ruff format --check operator tests bench hack
 
-crds: venv ## render crds/ from the pydantic models
+crds: venv ## render crds/ from the pydantic models (and the chart's copy)
 	$(PY) -m endpoint_loadtest.api.crd --output crds/
+	cp crds/*.yaml charts/endpoint-loadtest-operator/files/crds/
 
 unit: venv ## the fast tests: no cluster, no Locust processes
 	$(PY) -m pytest -m "not cluster and not e2e and not slow"

@@ -197,7 +197,7 @@ def test_servicemonitor_and_dashboard_are_optional(helm: Helm) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["rbac.scope=everywhere", "replicaCount=2", "logFormat=xml", "settings.maxUsers=-1",
+    ["rbac.scope=everywhere", "replicaCount=6", "logFormat=xml", "settings.maxUsers=-1",
      "watchNamespaces={Not_A_Namespace}", "unknownKey=1"],
 )  # fmt: skip
 def test_schema_refuses_bad_values(helm: Helm, bad: str) -> None:

@@ -127,6 +127,12 @@ operator/endpoint_loadtest/k8s/cluster.py (every API call the operator makes) an
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+{{- if .Values.peering.enabled }}
+# Peering: the replicas announce themselves in the shared KopfPeering object.
+- apiGroups: ["kopf.dev"]
+  resources: ["kopfpeerings"]
+  verbs: ["list", "watch", "patch"]
+{{- end }}
 {{- end }}
 
 {{/* Cluster-scoped reads the kopf framework makes in both modes. */}}
@@ -135,4 +141,15 @@ operator/endpoint_loadtest/k8s/cluster.py (every API call the operator makes) an
 - apiGroups: ["apiextensions.k8s.io"]
   resources: ["customresourcedefinitions"]
   verbs: ["list", "watch"]
+{{- if and .Values.peering.enabled (eq .Values.rbac.scope "cluster") }}
+# Peering across the cluster: the ClusterKopfPeering object.
+- apiGroups: ["kopf.dev"]
+  resources: ["clusterkopfpeerings"]
+  verbs: ["list", "watch", "patch"]
 {{- end }}
+{{- end }}
+
+{{/* The kopf peering object shared by the replicas. */}}
+{{- define "elt.peeringName" -}}
+{{- .Values.peering.name | default (include "elt.fullname" .) -}}
+{{- end -}}
