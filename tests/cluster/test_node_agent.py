@@ -223,3 +223,12 @@ def test_daemonized_process_dies_with_its_pod(kube_cluster: LocalCluster, namesp
     wait_gone(kube_cluster, f"/api/v1/namespaces/{namespace}/pods/daemon", 20)
     wait_until(lambda: gone(psutil.Process(child)) if psutil.pid_exists(child) else True, 5,
                what="the daemonized child to die")  # fmt: skip
+
+
+def test_product_image_runs_this_checkouts_venv(kube_cluster: LocalCluster, namespace: str) -> None:
+    script = "import endpoint_loadtest, sys; print('exe', sys.executable)"
+    manifest = pod("product", "ghcr.io/elt-dev/endpoint-loadtest-operator:0.1.0",
+                   ["python", "-c", script], restartPolicy="Never")  # fmt: skip
+    apply(kube_cluster, namespace, manifest)
+    wait_phase(kube_cluster, namespace, "product", "Succeeded")
+    assert "/.venv/bin/python" in kube_cluster.logs(namespace, "product")

@@ -124,8 +124,9 @@ class PodWorker(threading.Thread):
     def _setup(self) -> None:
         """Pod IP, hosts file, volumes: what the kubelet calls the sandbox."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ip = self.agent.ips.allocate()
         spec = self.pod["spec"]
+        # hostNetwork pods share the node's address, as in a real cluster.
+        self.ip = self.agent.host_ip if spec.get("hostNetwork") else self.agent.ips.allocate()
         hostname = (spec.get("hostname") or self.name)[:63]
         own = [hostname]
         if spec.get("subdomain"):
