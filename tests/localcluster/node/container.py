@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localcluster.node.launcher import LaunchSpec, spawn
 from localcluster.node.probes import ProbeState
 
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class LaunchSpec:
-    """Everything the sandbox launcher needs to start the container's process."""
-
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str
-    hostname: str
-    hosts_file: str
-    mounts: list[dict[str, Any]]
 
 
 @dataclass
@@ -70,23 +57,13 @@ class Container:
     def waiting(self, reason: str, message: str = "") -> None:
         self.state = {"waiting": {"reason": reason, **({"message": message} if message else {})}}
 
-    def start(self, launch: LaunchSpec, extra_env: dict[str, str]) -> None:
+    def start(self, launch: LaunchSpec, launcher_env: dict[str, str]) -> None:
         """Start (or restart) the process through the sandbox launcher."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_file = self.log_dir / f"{self.restart_count}.log"
-        spec_file = self.log_dir / f".{self.restart_count}.spec.json"
-        error_file = self.log_dir / f".{self.restart_count}.error"
-        spec = {**launch.__dict__, "error_file": str(error_file)}
-        spec_file.write_text(json.dumps(spec))
-        with open(log_file, "ab") as log:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "localcluster.node.sandbox", str(spec_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=extra_env,
-                start_new_session=True,
-            )
+        n = self.restart_count
+        with open(self.log_dir / f"{n}.log", "ab") as log:
+            self.popen = spawn(launch, self.log_dir / f".{n}.spec.json",
+                               self.log_dir / f".{n}.error", log, launcher_env)  # fmt: skip
         self.started_mono = time.monotonic()
         self.ever_started = True
         self.killing = False

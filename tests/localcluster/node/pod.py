@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from localcluster.node import logs
-from localcluster.node.container import Container, LaunchSpec, now_iso
+from localcluster.node.container import Container, now_iso
 from localcluster.node.dns import PodHosts
 from localcluster.node.env import ConfigError, container_env, expand
 from localcluster.node.images import ImageRule, argv_for, resolve
+from localcluster.node.launcher import DEFAULT_PATH, LaunchSpec, launcher_env, run_once
 from localcluster.node.probes import ProbeState, probe_once
 from localcluster.node.volumes import PodVolumes
 from localcluster.paths import POD_MARKER_ENV
@@ -27,8 +26,6 @@ if TYPE_CHECKING:
     from localcluster.node.agent import Agent
 
 log = logging.getLogger("localcluster.node")
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-TESTS_DIR = str(Path(__file__).resolve().parents[2])
 SHUTDOWN_GRACE = 2.0
 
 
@@ -260,36 +257,18 @@ class PodWorker(threading.Thread):
         )
 
     def _launcher_env(self) -> dict[str, str]:
-        return {
-            "PATH": os.environ.get("PATH", DEFAULT_PATH),
-            "PYTHONPATH": TESTS_DIR,
-            self.agent.marker_env: self.agent.cluster_id,
-        }
+        return launcher_env(self.agent.marker_env, self.agent.cluster_id)
 
     # -- probes -------------------------------------------------------------
-    def _exec_in(self, container: Container) -> Any:
+    def _exec_in(self, container: Container) -> Callable[[list[str], float], int]:
+        """An exec-probe runner: the command in the container's env and namespaces."""
+
         def run_exec(argv: list[str], timeout: float) -> int:
             rule = self.rules[container.name]
             assert rule is not None
             launch = self._launch_spec(container, rule)
             launch.argv = argv
-            spec_file = container.log_dir / ".probe.spec.json"
-            spec = {**launch.__dict__, "error_file": str(container.log_dir / ".probe.error")}
-            spec_file.write_text(__import__("json").dumps(spec))
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "localcluster.node.sandbox", str(spec_file)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                env=self._launcher_env(),
-                start_new_session=True,
-            )
-            try:
-                return proc.wait(timeout=timeout + 1)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-                return -1
+            return run_once(launch, container.log_dir, self._launcher_env(), timeout + 1)
 
         return run_exec
 
