@@ -27,24 +27,29 @@ CRD_DIR = ROOT / "crds"
 def crd_installed(kube_cluster: Any) -> None:
     kube_cluster.kubectl("apply", "-f", str(CRD_DIR))
     kube_cluster.kubectl(
-        "wait", "--for=condition=Established", "crd/endpointloadtests.perf.elt.dev", "--timeout=30s"
+        "wait",
+        "--for=condition=Established",
+        "crd/endpointloadtests.perf.elt.dev",
+        "--timeout=30s",
     )
 
 
 class OperatorProcess:
     """`elt-operator -n NAMESPACE` as a real process; restartable."""
 
-    def __init__(self, namespace: str, log_path: Path, env: dict[str, str]) -> None:
+    def __init__(
+        self, namespace: str, log_path: Path, env: dict[str, str], extra: list[str] | None = None
+    ) -> None:
         self.namespace = namespace
         self.log_path = log_path
         self.env = env
+        self.extra = extra or []
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "endpoint_loadtest.k8s", "-n", self.namespace,
-                 "--liveness", "http://127.0.0.1:0/healthz"],
+                [sys.executable, "-m", "endpoint_loadtest.k8s", "-n", self.namespace, *self.extra],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
 
@@ -66,19 +71,47 @@ class OperatorProcess:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture
-def elt_operator(
-    kube_cluster: Any, namespace: str, crd_installed: None, tmp_path: Path
-) -> Iterator[OperatorProcess]:
-    env = {
+def _operator_env(kube_cluster: Any) -> dict[str, str]:
+    return {
         **os.environ,
         "KUBECONFIG": str(kube_cluster.kubeconfig),
         "ELT_START_TIMEOUT_SECONDS": "120",
     }
-    operator = OperatorProcess(namespace, tmp_path / "operator.log", env)
+
+
+@pytest.fixture
+def elt_operator(
+    kube_cluster: Any, namespace: str, crd_installed: None, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    operator = OperatorProcess(namespace, tmp_path / "operator.log", _operator_env(kube_cluster))
     operator.start()
     yield operator
     operator.stop()
+
+
+@pytest.fixture
+def operator_replicas(
+    kube_cluster: Any, namespace: str, crd_installed: None, tmp_path: Path
+) -> Iterator[list[OperatorProcess]]:
+    """Two operator processes on one namespace, electing a leader through kopf peering."""
+    kube_cluster.kubectl("apply", "-f", str(CRD_DIR / "kopf-peering.yaml"))
+    kube_cluster.kubectl(
+        "wait", "--for=condition=Established", "crd/kopfpeerings.kopf.dev", "--timeout=30s"
+    )
+    peering = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "elt"}}
+    apply(kube_cluster, namespace, peering)
+    replicas = [
+        OperatorProcess(
+            namespace, tmp_path / f"operator-{i}.log", _operator_env(kube_cluster),
+            ["--peering", "elt"],
+        )
+        for i in range(2)
+    ]  # fmt: skip
+    for replica in replicas:
+        replica.start()
+    yield replicas
+    for replica in replicas:
+        replica.stop()
 
 
 @pytest.fixture

@@ -150,3 +150,24 @@ def test_rerun_annotation_starts_a_new_run_and_keeps_history(
     second = wait_until(second_run, timeout=150, what="a second completed run")
     assert [h["runId"] for h in second["history"]] == [first["runId"]]
     assert second["history"][0]["verdict"] == first["verdict"]["result"]
+
+
+def test_two_operator_replicas_never_both_drive_a_test(
+    kube_cluster: Any, namespace: str, operator_replicas: list[Any], sim_endpoint: Any
+) -> None:
+    def one_paused() -> bool:
+        return any("Pausing operations in favour of" in r.log() for r in operator_replicas)
+
+    wait_until(one_paused, timeout=60, what="one replica to pause in favour of the other")
+    apply(kube_cluster, namespace, load_test("shared", sim_endpoint.endpoint, duration="3s"))
+    status = wait_for_phase(kube_cluster, namespace, "shared", ("Completed", "Error"))["status"]
+    assert status["verdict"]["result"] == "Passed", status
+    assert status["history"] == []
+    events = kube_cluster.kubectl(
+        "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=shared",
+        "-o", "jsonpath={range .items[*]}{.reason}={.count}{\"\\n\"}{end}",
+    ).stdout.split()  # fmt: skip
+    created = [e for e in events if e.startswith("RunCreated=")]
+    assert created == ["RunCreated=1"], events
+    drivers = [r for r in operator_replicas if "[" + namespace + "/shared]" in r.log()]
+    assert len(drivers) == 1, "exactly one replica handled the test"

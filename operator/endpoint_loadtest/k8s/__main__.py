@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         "--log-format", choices=["plain", "full", "json"], default="full", help="log format"
     )
     parser.add_argument(
-        "--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL"
+        "--liveness",
+        metavar="URL",
+        help="serve kopf's liveness endpoint here, e.g. http://0.0.0.0:8080/healthz",
     )
     args = parser.parse_args(argv)
     namespaces = args.namespace or Settings.from_environment().namespaces
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         kopf_args += ["--peering", args.peering, "--priority", str(random.randint(1, 2**30))]
     else:
         kopf_args.append("--standalone")
-    kopf_args += ["--liveness", args.liveness]
+    if args.liveness:
+        kopf_args += ["--liveness", args.liveness]
     kopf_args += [f"--namespace={n}" for n in namespaces] or ["--all-namespaces"]
     if args.verbose or args.log_level == "debug":
         kopf_args.append("--verbose")
