@@ -1,21 +1,18 @@
 """The node agent: registers the Node, keeps it alive, and runs the Pods bound to it.
 
 Threads: a pod list/watch (field selector spec.nodeName, relist on 410 Gone and
-every few minutes as a resync), an EndpointSlice list/watch feeding the pods'
-hosts files, a heartbeat (Lease + Node status), the kubelet port, and one
+every few minutes as a resync), Service and EndpointSlice list/watches feeding the
+pods' hosts files, a heartbeat (Lease + Node status), the kubelet port, and one
 PodWorker per Pod.
 """
 
 from __future__ import annotations
 
 import logging
-import platform
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +20,13 @@ from localcluster.client import ApiError, Credentials, Kube
 from localcluster.node.container import now_iso
 from localcluster.node.dns import HostsTable
 from localcluster.node.images import load_table
+from localcluster.node.informer import list_watch
 from localcluster.node.ipam import LoopbackIpam
 from localcluster.node.kubeletserver import make_server, serve_in_background
+from localcluster.node.nodeobject import ALLOCATABLE, HOST_IP, NodeObject
 from localcluster.node.pod import PodWorker
 
 log = logging.getLogger("localcluster.node")
-WATCH_SECONDS = 60
-RESYNC_SECONDS = 300
-HEARTBEAT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -57,8 +53,8 @@ class AgentConfig:
 class Agent:
     """One node; `run()` blocks until `stop()`."""
 
-    allocatable = {"cpu": "64", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
-    host_ip = "127.0.0.1"
+    allocatable = ALLOCATABLE
+    host_ip = HOST_IP
 
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
@@ -74,7 +70,9 @@ class Agent:
         self.finished: set[str] = set()
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self.boot_id = str(uuid.uuid4())
+        cidr = f"127.0.{cfg.subnet_third_octet}.0/24"
+        self.node = NodeObject(self.kube, cfg.node_name, cidr, cfg.kubelet_port,
+                               cfg.kube_version, cfg.cluster_id)  # fmt: skip
 
     # -- helpers used by the pod workers ------------------------------------
     def kubernetes_env(self) -> dict[str, str]:
@@ -185,145 +183,7 @@ class Agent:
                            if c.name == container)  # fmt: skip
         return False
 
-    # -- node ------------------------------------------------------------------
-    def _node_status(self) -> dict[str, Any]:
-        stamp = now_iso()
-        conditions = [
-            ("Ready", "True", "KubeletReady", "localcluster node agent is ready"),
-            ("MemoryPressure", "False", "KubeletHasSufficientMemory", ""),
-            ("DiskPressure", "False", "KubeletHasNoDiskPressure", ""),
-            ("PIDPressure", "False", "KubeletHasSufficientPID", ""),
-        ]
-        return {
-            "capacity": self.allocatable,
-            "allocatable": self.allocatable,
-            "conditions": [
-                {
-                    "type": t,
-                    "status": s,
-                    "reason": r,
-                    "message": m,
-                    "lastHeartbeatTime": stamp,
-                    "lastTransitionTime": self.started_at,
-                }
-                for t, s, r, m in conditions
-            ],
-            "addresses": [
-                {"type": "InternalIP", "address": self.host_ip},
-                {"type": "Hostname", "address": self.node_name},
-            ],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.cfg.kubelet_port}},
-            "nodeInfo": {
-                "machineID": self.cluster_id,
-                "systemUUID": self.cluster_id,
-                "bootID": self.boot_id,
-                "kernelVersion": platform.release(),
-                "osImage": "localcluster node agent",
-                "containerRuntimeVersion": "localcluster://1",
-                "kubeletVersion": self.cfg.kube_version,
-                "kubeProxyVersion": "",
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-            },
-        }
-
-    def register(self) -> None:
-        """Create (or take over) the Node object and mark it Ready."""
-        self.started_at = now_iso()
-        third = self.cfg.subnet_third_octet
-        cidr = f"127.0.{third}.0/24"
-        node = {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": self.node_name,
-                "labels": {
-                    "kubernetes.io/hostname": self.node_name,
-                    "kubernetes.io/os": "linux",
-                    "kubernetes.io/arch": "amd64",
-                    "node.kubernetes.io/instance-type": "localcluster",
-                },
-            },
-            "spec": {"podCIDR": cidr, "podCIDRs": [cidr]},
-        }
-        try:
-            self.kube.post("/api/v1/nodes", node)
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
-        self.kube.merge_patch(f"/api/v1/nodes/{self.node_name}/status",
-                              {"status": self._node_status()})  # fmt: skip
-        self._untaint()
-
-    def _untaint(self) -> None:
-        """Drop the not-ready taint the TaintNodesByCondition admission puts on new nodes.
-
-        In a real cluster the node-lifecycle controller removes it once the node is
-        Ready; that controller is not run here (it would evict pods on a slow heartbeat).
-        """
-        node = self.kube.get(f"/api/v1/nodes/{self.node_name}")
-        taints = node["spec"].get("taints") or []
-        kept = [t for t in taints if not t["key"].startswith("node.kubernetes.io/not-ready")]
-        if len(kept) != len(taints):
-            self.kube.merge_patch(f"/api/v1/nodes/{self.node_name}", {"spec": {"taints": kept}})
-
-    def _heartbeat(self) -> None:
-        lease_path = (
-            f"/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{self.node_name}"
-        )
-        beats = 0
-        while not self.stopping.wait(HEARTBEAT_SECONDS if beats else 0):
-            beats += 1
-            renew = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            lease = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {"name": self.node_name, "namespace": "kube-node-lease"},
-                "spec": {"holderIdentity": self.node_name, "leaseDurationSeconds": 40,
-                         "renewTime": renew},
-            }  # fmt: skip
-            try:
-                try:
-                    self.kube.merge_patch(lease_path, {"spec": lease["spec"]})
-                except ApiError as exc:
-                    if exc.status != 404:
-                        raise
-                    self.kube.post(lease_path.rsplit("/", 1)[0], lease)
-                if beats % 4 == 0:
-                    self.kube.merge_patch(f"/api/v1/nodes/{self.node_name}/status",
-                                          {"status": self._node_status()})  # fmt: skip
-            except Exception as exc:
-                log.warning("heartbeat failed: %s", exc)
-
     # -- watches -----------------------------------------------------------------
-    def _list_watch(
-        self,
-        path: str,
-        params: dict[str, str],
-        on_list: Callable[[list[dict[str, Any]]], None],
-        on_event: Callable[[str, dict[str, Any]], None],
-    ) -> None:
-        """List, then watch from the list's resourceVersion; relist on 410 or resync."""
-        while not self.stopping.is_set():
-            try:
-                listed = self.kube.get(path, **params)
-                on_list(listed.get("items", []))
-                rv = listed["metadata"]["resourceVersion"]
-                deadline = time.monotonic() + RESYNC_SECONDS
-                while not self.stopping.is_set() and time.monotonic() < deadline:
-                    for event in self.kube.watch(path, rv, WATCH_SECONDS, **params):
-                        rv = event["object"]["metadata"].get("resourceVersion", rv)
-                        if event["type"] != "BOOKMARK":
-                            on_event(event["type"], event["object"])
-            except ApiError as exc:
-                if exc.status != 410:
-                    log.warning("watch %s: %s", path, exc)
-                    self.stopping.wait(1)
-            except Exception as exc:
-                if not self.stopping.is_set():
-                    log.warning("watch %s failed, relisting: %s", path, exc)
-                    self.stopping.wait(1)
-
     def _pods_listed(self, pods: list[dict[str, Any]]) -> None:
         present = {p["metadata"]["uid"] for p in pods}
         with self.lock:
@@ -385,25 +245,25 @@ class Agent:
 
     # -- run / stop ---------------------------------------------------------------
     def run(self) -> None:
-        self.register()
+        self.node.register()
         server = make_server(
             self.cfg.kubelet_port, self.cfg.kubelet_cert, self.cfg.kubelet_key,
             self.cfg.ca_file, self.data_dir, self.container_running,
         )  # fmt: skip
         serve_in_background(server)
-        self._thread("heartbeat", self._heartbeat)
+        self._thread("heartbeat", self.node.heartbeat, self.stopping)
         self._thread(
-            "slices", self._list_watch, "/apis/discovery.k8s.io/v1/endpointslices", {},
-            self._slices_listed, self._slice_event,
+            "slices", list_watch, self.kube, "/apis/discovery.k8s.io/v1/endpointslices", {},
+            self._slices_listed, self._slice_event, self.stopping,
         )  # fmt: skip
         self._thread(
-            "services", self._list_watch, "/api/v1/services", {},
-            self._services_listed, self._service_event,
+            "services", list_watch, self.kube, "/api/v1/services", {},
+            self._services_listed, self._service_event, self.stopping,
         )  # fmt: skip
         self._thread(
-            "pods", self._list_watch, "/api/v1/pods",
+            "pods", list_watch, self.kube, "/api/v1/pods",
             {"fieldSelector": f"spec.nodeName={self.node_name}"},
-            self._pods_listed, self._pod_event,
+            self._pods_listed, self._pod_event, self.stopping,
         )  # fmt: skip
         log.info("node %s ready (pods on 127.0.%s.0/24, kubelet port %s)",
                  self.node_name, self.cfg.subnet_third_octet, self.cfg.kubelet_port)  # fmt: skip
