@@ -76,6 +76,8 @@ class HostsTable:
         self._pods: dict[str, PodInfo] = {}
         self._slices: dict[tuple[str, str], tuple[str, list[Record]]] = {}
         self._files: dict[str, PodHosts] = {}
+        # Serializes compute + write, so a slower writer never leaves older contents.
+        self._write_lock = threading.Lock()
 
     # -- inputs ------------------------------------------------------------------
     def set_service(self, svc: dict[str, Any], rewrite: bool = True) -> None:
@@ -152,7 +154,8 @@ class HostsTable:
     def add_file(self, uid: str, hosts: PodHosts) -> None:
         with self._lock:
             self._files[uid] = hosts
-        self._write(hosts, self._endpoints())
+        with self._write_lock:
+            self._write(hosts, self._endpoints())
 
     # -- rendering ----------------------------------------------------------------
     def _endpoints(self) -> dict[tuple[str, str], list[Record]]:
@@ -214,8 +217,9 @@ class HostsTable:
             pod.path.write_bytes(text)
 
     def rewrite_all(self) -> None:
-        endpoints = self._endpoints()
-        with self._lock:
-            files = list(self._files.values())
-        for pod in files:
-            self._write(pod, endpoints)
+        with self._write_lock:
+            endpoints = self._endpoints()
+            with self._lock:
+                files = list(self._files.values())
+            for pod in files:
+                self._write(pod, endpoints)
