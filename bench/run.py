@@ -192,6 +192,9 @@ class Generator:
     def result(self) -> dict[str, Any]:
         return http(f"{self.web}/bench/result")
 
+    def users(self) -> int:
+        return int(http(f"{self.web}/stats/requests").get("user_count", 0))
+
     def rss(self) -> int:
         return psutil.Process(self.worker.pid).memory_info().rss
 
@@ -238,14 +241,10 @@ def measure_memory(workdir: Path, client: str, url: str, users: int) -> dict[str
         wait_until(lambda: target_count(url)["connections"] >= 1, 60, "one connection")
         time.sleep(2.0)  # let the one user settle before the baseline RSS
         base = gen.rss()
-        before = target_count(url)["connections"]
         gen.swarm(users)
-        wait_until(
-            lambda: target_count(url)["connections"] >= before - 1 + users,
-            120,
-            f"{users} connected users",
-        )
-        time.sleep(2.0)  # every user has made requests on its connection
+        wait_until(lambda: gen.users() >= users, 120, f"{users} running users")
+        time.sleep(3.0)  # every user has made requests; the pool has grown to what they need
+        connections = target_count(url)["connections"]
         loaded = gen.rss()
     finally:
         gen.close()
@@ -254,6 +253,7 @@ def measure_memory(workdir: Path, client: str, url: str, users: int) -> dict[str
         "users": users,
         "rss_base_mb": round(base / 2**20, 1),
         "rss_loaded_mb": round(loaded / 2**20, 1),
+        "target_connections": connections,
         "mb_per_1000_users": round((loaded - base) / 2**20 / (users - 1) * 1000, 1),
     }
 

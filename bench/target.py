@@ -9,6 +9,7 @@ GET /_count answers {"requests": n, "connections": open connections}.
 from __future__ import annotations
 
 import json
+import resource
 import sys
 
 from gevent.server import StreamServer
@@ -71,6 +72,8 @@ def handle(sock, _address) -> None:  # type: ignore[no-untyped-def]
 
 
 def main() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     server = StreamServer(("127.0.0.1", 0), handle, backlog=4096)
     server.start()
     print(f"http://127.0.0.1:{server.server_port}", flush=True)
