@@ -42,3 +42,4 @@ clean: ## remove build and run artefacts (keeps bin/ and .venv)
 
 include hack/cluster.mk
 include hack/chart.mk
+include hack/bench.mk
