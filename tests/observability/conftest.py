@@ -72,3 +72,46 @@ def moto_percentiles() -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
         finally:
             server.stop()
+
+
+def run_elt(doc: dict, workdir, env: dict[str, str], *extra: str, timeout: float = 120):
+    """The real `elt run` on a document; returns (CompletedProcess, result.json as dict)."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    from simfixtures import _clean_env
+
+    path = workdir / f"{doc['metadata']['name']}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    output = workdir / f"out-{doc['metadata']['name']}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "endpoint_loadtest.cli", "run", str(path), "-o", str(output),
+         "-q", *extra],
+        capture_output=True,
+        text=True,
+        env=_clean_env(env),
+        timeout=timeout,
+    )  # fmt: skip
+    result = output / "result.json"
+    if not result.exists():
+        logs = "".join(f"\n--- {p.name}\n{p.read_text()[-2000:]}" for p in output.glob("*.log"))
+        pytest.fail(f"elt run wrote no result: {proc.stdout}\n{proc.stderr}{logs}")
+    return proc, json.loads(result.read_text())
+
+
+def load_test(name: str, endpoint: str, **spec) -> dict:
+    """A short test document against the simulator: 4 users, 1 worker, 3 s window."""
+    return {
+        "apiVersion": "perf.elt.dev/v1alpha1",
+        "kind": "EndpointLoadTest",
+        "metadata": {"name": name},
+        "spec": {
+            "target": {"sagemaker": {"endpointName": endpoint, "region": "us-east-1"}},
+            "payload": {"body": '{"inputs": "I am super happy right now."}'},
+            "load": {"users": 4, "spawnRate": 4, "workers": 1, "duration": "3s"},
+            **spec,
+        },
+    }

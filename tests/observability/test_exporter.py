@@ -201,9 +201,11 @@ def test_a_scrape_calls_nothing_and_costs_little(monkeypatch):
 
 def test_serve_and_wait_for_a_scrape():
     exporter = LoadTestExporter()
-    server, _ = serve(0, "127.0.0.1", registry=registry_with(exporter))
+    server, _ = serve(0, "127.0.0.1", registry=registry_with(exporter), exporter=exporter)
     try:
         exporter.update("ns", "t", FULL_STATUS)
+        assert not exporter.wait_scraped(0.01)
+        generate_latest(registry_with(exporter))  # rendered, not sent: not a scrape
         assert not exporter.wait_scraped(0.01)
         url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -216,6 +217,14 @@ def classify(error: BaseException) -> Problem:
         info = error.response.get("Error", {})
         code = str(info.get("Code") or "ClientError")
         text = str(info.get("Message") or error)
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        embedded = re.search(r"<Code>([^<]+)</Code>(?:.*?<Message>([^<]*)</Message>)?", text, re.S)
+        if embedded and (code.isdigit() or code == "ClientError"):
+            # A query-protocol (XML) error body where botocore expected JSON: a stand-in
+            # or proxy answering in the older format. The code is in the XML.
+            code, text = embedded.group(1), embedded.group(2) or text
+        if code.isdigit() and status == 403:
+            code = "AccessDenied"
         if code in ACCESS_DENIED:
             return Problem(
                 "AccessDenied",
@@ -228,7 +237,6 @@ def classify(error: BaseException) -> Problem:
             )
         if code in BAD_CREDENTIALS:
             return Problem("InvalidCredentials", f"CloudWatch rejected the credentials ({code})")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return Problem("CloudWatchError", f"GetMetricData failed ({code}: {text})", status >= 500)
     if isinstance(error, NoCredentialsError):
         return Problem("NoCredentials", "no AWS credentials to call CloudWatch with")

@@ -17,17 +17,20 @@ microseconds / 1e6).
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     Metric,
 )
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
 PREFIX = "elt"
@@ -309,7 +312,7 @@ class LoadTestExporter(Collector):
         self._scraped = threading.Condition(self._lock)
         self._tests: dict[tuple[str, str], LoadTestFigures] = {}
         self._updates = 0  # updates so far
-        self._collected = 0  # the update count the last collect() rendered
+        self._delivered = 0  # the update count the last fully sent /metrics response held
 
     def update(
         self,
@@ -338,10 +341,22 @@ class LoadTestExporter(Collector):
         with self._lock:
             self._tests.pop((namespace, name), None)
 
-    def wait_scraped(self, timeout: float) -> bool:
-        """Block until a scrape has rendered the latest update (or timeout); True if so."""
+    def updates(self) -> int:
+        with self._lock:
+            return self._updates
+
+    def delivered(self, updates: int) -> None:
+        """A /metrics response holding the first `updates` updates was fully sent."""
         with self._scraped:
-            return self._scraped.wait_for(lambda: self._collected >= self._updates, timeout)
+            self._delivered = max(self._delivered, updates)
+            self._scraped.notify_all()
+
+    def wait_scraped(self, timeout: float) -> bool:
+        """Block until a /metrics response with the latest update has been sent through
+        `serve` (or timeout); True if so. `elt run` uses it so that a scraper gets the
+        final figures before the process exits."""
+        with self._scraped:
+            return self._scraped.wait_for(lambda: self._delivered >= self._updates, timeout)
 
     def keys(self) -> list[tuple[str, str]]:
         with self._lock:
@@ -354,8 +369,6 @@ class LoadTestExporter(Collector):
         families = {family.name: family for family in self._families()}
         with self._lock:
             tests = list(self._tests.values())
-            self._collected = self._updates
-            self._scraped.notify_all()
         for test in tests:
             for key, extra, value in test.samples:
                 family = families[f"{PREFIX}_{key}"]
@@ -376,8 +389,48 @@ REGISTRY = CollectorRegistry(auto_describe=False)
 REGISTRY.register(EXPORTER)
 
 
-def serve(port: int, host: str = "0.0.0.0", registry: CollectorRegistry = REGISTRY):
+class _Delivered:
+    """A WSGI response that tells the exporter once the server has sent all of it."""
+
+    def __init__(self, body: Iterable[bytes], exporter: LoadTestExporter, updates: int) -> None:
+        self.body, self.exporter, self.updates = body, exporter, updates
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self) -> None:  # wsgiref calls it after the last byte was written
+        closer = getattr(self.body, "close", None)
+        if closer is not None:
+            closer()
+        self.exporter.delivered(self.updates)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def serve(
+    port: int,
+    host: str = "0.0.0.0",
+    registry: CollectorRegistry = REGISTRY,
+    exporter: LoadTestExporter | None = None,
+):
     """Serve /metrics on host:port in a daemon thread; returns (server, thread).
 
-    Port 0 picks a free port: `server.server_address[1]`."""
-    return start_http_server(port, addr=host, registry=registry)
+    prometheus-client's WSGI app (text or OpenMetrics by the scraper's Accept header),
+    in a threading server. Port 0 picks a free port: `server.server_address[1]`."""
+    exporter = exporter or EXPORTER
+    app = make_wsgi_app(registry)
+
+    def tracked(environ: dict[str, Any], start_response: Any) -> Any:
+        updates = exporter.updates()
+        return _Delivered(app(environ, start_response), exporter, updates)
+
+    class Server(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    server = make_server(host, port, tracked, Server, handler_class=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="elt-metrics", daemon=True)
+    thread.start()
+    return server, thread
