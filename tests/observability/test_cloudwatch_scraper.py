@@ -70,13 +70,14 @@ PERCENTILES = {
 }
 
 
-def standard_response(last_period_published: bool = True) -> dict:
+def standard_response(last_period_published: bool = True, cpu_ahead: bool = False) -> dict:
     probes = [at(START), at(START + 60)] + ([at(START + 120)] if last_period_published else [])
+    cpu = [*probes, at(START + 120)] if cpu_ahead else probes
     return {
         "MetricDataResults": [result(k, v) for k, v in STANDARD.items()]
         + [result("gpu_max"), result("gpu_memory_max")]
         + [result("probe_invocations", *[1.0] * len(probes), times=probes)]
-        + [result("probe_cpu", *[1.0] * len(probes), times=probes)]
+        + [result("probe_cpu", *[1.0] * len(cpu), times=cpu)]
     }
 
 
@@ -331,3 +332,15 @@ def test_final_scrape_does_not_wait_when_denied(monkeypatch):
     )
     scrape, _ = cw.final_scrape(spec(), START, END, clock=clock, sleep=clock.sleep)
     assert scrape.problem.code == "AccessDenied" and clock.sleeps == []
+
+
+def test_utilization_ahead_of_invocations_is_not_complete():
+    """The instance namespace can arrive before the invocations of the same period."""
+    cloudwatch = client()
+    with Stubber(cloudwatch) as stub:
+        stub.add_response(
+            "get_metric_data", standard_response(last_period_published=False, cpu_ahead=True)
+        )
+        stub.add_response("get_metric_data", {"MetricDataResults": []})
+        scrape = cw.scrape_window(spec(), START, END, client=cloudwatch)
+    assert scrape.figures is not None and not scrape.complete

@@ -130,13 +130,13 @@ def test_a_finished_test_in_base_units():
     assert value(samples, "elt_test_phase", phase="Running", **labels) == 0
     assert value(samples, "elt_test_verdict", verdict="Passed", **labels) == 1
     assert value(samples, "elt_achieved_tps", **labels) == 150.0
-    assert value(samples, "elt_response_time_seconds", quantile="0.99", **labels) == 0.095
+    assert value(samples, "elt_response_time_seconds", percentile="p99", **labels) == 0.095
     assert value(samples, "elt_requests_total", **labels) == 9500
     assert value(samples, "elt_failures_total", error_type="ModelError (HTTP 424)") == 40
     assert value(samples, "elt_worker_cpu_max_ratio") == 0.4
     assert value(samples, "elt_target_tps") == 150
-    assert value(samples, "elt_latency_limit_seconds", quantile="0.5") == 0.05
-    assert value(samples, "elt_endpoint_model_latency_seconds", quantile="0.99") == 0.045
+    assert value(samples, "elt_latency_limit_seconds", percentile="p50") == 0.05
+    assert value(samples, "elt_endpoint_model_latency_seconds", percentile="p99") == 0.045
     assert value(samples, "elt_endpoint_overhead_latency_average_seconds") == 0.002
     assert value(samples, "elt_endpoint_invocation_5xx_errors_total") == 45
     assert value(samples, "elt_endpoint_cpu_utilization_ratio", stat="maximum") == 44.64
@@ -153,7 +153,7 @@ def test_live_figures_from_the_masters_poll():
     samples = scrape(exporter)
     assert value(samples, "elt_current_requests_per_second") == 120
     assert value(samples, "elt_current_failures_per_second") == 1.5
-    assert value(samples, "elt_current_response_time_seconds", quantile="0.95") == 0.07
+    assert value(samples, "elt_current_response_time_seconds", percentile="p95") == 0.07
     assert value(samples, "elt_requests_total") == 1234
     assert value(samples, "elt_failures_total", error_type="ThrottlingException (HTTP 400)") == 5
     assert value(samples, "elt_users") == 8

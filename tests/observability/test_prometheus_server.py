@@ -164,7 +164,7 @@ def test_prometheus_scrapes_a_run(prometheus, simulator, moto_percentiles, tmp_p
     tps = prometheus.value(f"last_over_time(elt_achieved_tps{{{selector}}}[5m])")
     assert tps == pytest.approx(results["tps"])
     p99 = prometheus.value(
-        f'last_over_time(elt_response_time_seconds{{{selector}, quantile="0.99"}}[5m])'
+        f'last_over_time(elt_response_time_seconds{{{selector}, percentile="p99"}}[5m])'
     )
     assert p99 == pytest.approx(results["latencyMs"]["p99"] / 1000)
     verdict = prometheus.value(
@@ -181,7 +181,7 @@ def test_prometheus_scrapes_a_run(prometheus, simulator, moto_percentiles, tmp_p
     )
     assert invocations == cloudwatch["invocations"]
     model_p99 = prometheus.value(
-        f'last_over_time(elt_endpoint_model_latency_seconds{{{selector}, quantile="0.99"}}[5m])'
+        f'last_over_time(elt_endpoint_model_latency_seconds{{{selector}, percentile="p99"}}[5m])'
     )
     assert model_p99 == pytest.approx(cloudwatch["modelLatencyMs"]["p99"] / 1000)
     checks = {c["name"]: c for c in status["verdict"]["checks"]}
@@ -200,3 +200,21 @@ def test_prometheus_scrapes_a_run(prometheus, simulator, moto_percentiles, tmp_p
     connected = prometheus.value(f"max_over_time(elt_workers_connected{{{selector}}}[5m])")
     assert connected == 1
     print(f"elt run with CloudWatch and Prometheus: {elapsed:.1f}s")
+
+
+def test_promtool_finds_nothing_to_lint():
+    """Prometheus's own linter (promtool, from the same package) on a full exposition."""
+    from prometheus_client import generate_latest
+    from test_exporter import FULL_SPEC, FULL_STATUS, LIVE_SNAPSHOT, LIVE_STATUS, registry_with
+
+    from endpoint_loadtest.observability.exporter import LoadTestExporter
+
+    promtool = Path(prometheus_binary()).with_name("promtool")
+    exporter = LoadTestExporter()
+    exporter.update("ns", "done", FULL_STATUS, spec=FULL_SPEC)
+    exporter.update("ns", "running", LIVE_STATUS, snapshot=LIVE_SNAPSHOT, spec=FULL_SPEC)
+    text = generate_latest(registry_with(exporter))
+    proc = subprocess.run(
+        [str(promtool), "check", "metrics"], input=text, capture_output=True, timeout=30
+    )
+    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()

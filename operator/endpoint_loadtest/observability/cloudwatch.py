@@ -12,7 +12,8 @@ AllTraffic):
 The figures for the verdict are read with ONE period covering the whole window
 (start aligned down to the configured period), so percentiles are CloudWatch's own over
 every request of the window, not an average of per-minute percentiles. Two probes at the
-configured period tell whether the window's last period has been published yet:
+configured period tell whether the window's last period has been published yet
+(Invocations; CPUUtilization only when no invocation was published at all):
 CloudWatch publishes one-minute data with a delay, and `final_wait` decides, as a pure
 function of times, whether to wait for it (up to `cloudwatch.lastPeriodTimeout`).
 
@@ -490,11 +491,17 @@ def parse(
     if not any(data.get(i, {}).get("values") for i in summary_ids):
         return None
     last_start = last_period_start(end, period)
-    complete = any(
-        ts.timestamp() >= last_start - 1e-3
-        for probe in ("probe_invocations", "probe_cpu")
-        for ts in data.get(probe, {}).get("timestamps", [])
-    )
+
+    def has_last(probe: str) -> bool | None:
+        stamps = data.get(probe, {}).get("timestamps", [])
+        return any(ts.timestamp() >= last_start - 1e-3 for ts in stamps) if stamps else None
+
+    # The load ran until the window's end, so its last period has invocations: wait for
+    # those (SageMaker publishes the two namespaces separately; the utilization of a
+    # period may arrive before its invocations). Only a window without any invocation
+    # data (everything throttled) falls back on the utilization probe.
+    invocations_seen = has_last("probe_invocations")
+    complete = bool(invocations_seen if invocations_seen is not None else has_last("probe_cpu"))
     invocations = _first(data, "invocations")
     errors_5xx = _first(data, "errors_5xx")
     cpu_max = _first(data, "cpu_max")

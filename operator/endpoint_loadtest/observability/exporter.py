@@ -10,7 +10,9 @@ scrape renders what is held, under a lock, and calls neither AWS nor a Locust ma
     EXPORTER.update(namespace, name, status, snapshot=snapshot)   # each reconcile
     EXPORTER.remove(namespace, name)               # on deletion
 
-Every series carries the labels namespace, name and run (status.runId). Units are
+Every series carries the labels namespace, name and run (status.runId); percentiles
+are told apart by a `percentile` label (p50, p90, p95, p99), not `quantile`, which
+Prometheus reserves for summaries. Units are
 Prometheus base units: seconds and ratios (CloudWatch's percentages / 100, its
 microseconds / 1e6).
 """
@@ -37,8 +39,8 @@ PREFIX = "elt"
 LABELS = ("namespace", "name", "run")
 PHASES = ("Pending", "Starting", "Running", "Evaluating", "Completed", "Error")
 VERDICTS = ("Passed", "Failed", "Inconclusive")
-QUANTILES = {"p50": "0.5", "p90": "0.9", "p95": "0.95", "p99": "0.99"}
-CLOUDWATCH_QUANTILES = {"p50": "0.5", "p90": "0.9", "p99": "0.99"}
+QUANTILES = {"p50": "p50", "p90": "p90", "p95": "p95", "p99": "p99"}
+CLOUDWATCH_QUANTILES = {"p50": "p50", "p90": "p90", "p99": "p99"}
 
 # name (without prefix), type, help, extra label names. The single source of what is
 # exported: docs/observability.md and the dashboard test read it.
@@ -58,12 +60,12 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "current_response_time_seconds": (
         "gauge",
         "Response-time percentiles over Locust's recent window.",
-        ("quantile",),
+        ("percentile",),
     ),
     "response_time_seconds": (
         "gauge",
         "Response-time percentiles of the measurement window (final).",
-        ("quantile",),
+        ("percentile",),
     ),
     "requests": (
         "counter",
@@ -82,7 +84,7 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "window_duration_seconds": ("gauge", "Length of the measurement window.", ()),
     "achieved_tps": ("gauge", "Achieved transactions per second (window requests / s).", ()),
     "target_tps": ("gauge", "thresholds.minTPS.", ()),
-    "latency_limit_seconds": ("gauge", "thresholds.latencyMs, by quantile.", ("quantile",)),
+    "latency_limit_seconds": ("gauge", "thresholds.latencyMs, by percentile.", ("percentile",)),
     "cloudwatch_available": (
         "gauge",
         "1 when the endpoint's CloudWatch figures could be read, else 0.",
@@ -91,13 +93,13 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "endpoint_model_latency_seconds": (
         "gauge",
         "CloudWatch ModelLatency percentiles over the window.",
-        ("quantile",),
+        ("percentile",),
     ),
     "endpoint_model_latency_average_seconds": ("gauge", "CloudWatch ModelLatency Average.", ()),
     "endpoint_overhead_latency_seconds": (
         "gauge",
         "CloudWatch OverheadLatency percentiles over the window.",
-        ("quantile",),
+        ("percentile",),
     ),
     "endpoint_overhead_latency_average_seconds": (
         "gauge",
@@ -207,8 +209,8 @@ def flatten(status: dict[str, Any], snapshot: Any = None, spec: dict[str, Any] |
     put("worker_cpu_max_ratio", _pct(cpu))
     if progress:
         put("current_requests_per_second", progress.get("currentRps"))
-        put("current_response_time_seconds", _ms(progress.get("currentP50Ms")), "0.5")
-        put("current_response_time_seconds", _ms(progress.get("currentP99Ms")), "0.99")
+        put("current_response_time_seconds", _ms(progress.get("currentP50Ms")), "p50")
+        put("current_response_time_seconds", _ms(progress.get("currentP99Ms")), "p99")
     if snapshot is not None:
         samples.extend(_from_snapshot(snapshot, bool(results)))
     if results:
@@ -276,10 +278,10 @@ def _from_snapshot(snapshot: Any, finished: bool) -> list[Sample]:
     stats = getattr(snapshot, "stats", None) or {}
     samples: list[Sample] = []
     current = stats.get("current_response_time_percentiles") or {}
-    for quantile in ("0.5", "0.9", "0.95", "0.99"):
-        value = _ms(current.get(f"response_time_percentile_{quantile}"))
+    for fraction, percentile in (("0.5", "p50"), ("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99")):
+        value = _ms(current.get(f"response_time_percentile_{fraction}"))
         if value is not None:
-            samples.append(("current_response_time_seconds", (quantile,), value))
+            samples.append(("current_response_time_seconds", (percentile,), value))
     fail_rate = _num(stats.get("current_fail_per_sec"))
     if fail_rate is not None:
         samples.append(("current_failures_per_second", (), fail_rate))
