@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,28 @@ def test_cli_up_and_down(tmp_path: Path) -> None:
                               capture_output=True, text=True, timeout=60)  # fmt: skip
     assert down.returncode == 0, down.stderr
     assert not directory.exists()
+
+
+def test_start_retries_when_a_chosen_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localcluster import controlplane
+    from localcluster.ports import free_ports
+
+    with socket.socket() as squatter:  # someone else grabs the API server's port first
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        calls: list[int] = []
+
+        def ports_once_taken(count: int) -> list[int]:
+            calls.append(count)
+            ports = free_ports(count)
+            if len(calls) == 1:
+                ports[2] = taken  # Ports(etcd_client, etcd_peer, apiserver, ...)
+            return ports
+
+        monkeypatch.setattr(controlplane, "free_ports", ports_once_taken)
+        with LocalCluster() as cluster:
+            assert len(calls) == 2
+            assert cluster.ports.apiserver != taken
+            assert cluster.kubectl("get", "--raw", "/readyz").stdout == "ok"

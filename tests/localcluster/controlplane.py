@@ -35,6 +35,7 @@ from localcluster.procs import ManagedProcess, sweep, wait_for
 log = logging.getLogger("localcluster")
 TESTS_DIR = Path(__file__).resolve().parents[1]
 NODE_NAME = "localcluster-node"
+PORT_RETRIES = 3
 STOP_ORDER = [
     ["node-agent"],
     ["kube-scheduler", "kube-controller-manager"],
@@ -133,12 +134,25 @@ class LocalCluster:
 
     # -- start -----------------------------------------------------------------------
     def start(self) -> LocalCluster:
+        """Start everything; retried (new ports) if a chosen port was taken meanwhile."""
         t0 = time.monotonic()
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(1, PORT_RETRIES + 1):
+            try:
+                self._start()
+                break
+            except ClusterError as exc:
+                if attempt == PORT_RETRIES or "address already in use" not in str(exc).lower():
+                    self.stop()
+                    raise
+                log.warning("port taken by someone else, restarting the cluster: %s", exc)
+                self._stop_processes()
+                if self.subnet is not None:
+                    self.subnet.release()
+                self._api = None
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+            except BaseException:
+                self.stop()
+                raise
         self.timings["start"] = time.monotonic() - t0
         return self
 
@@ -272,6 +286,16 @@ class LocalCluster:
     def stop(self) -> None:
         """Stop every process (node agent first), sweep leftovers, remove the data."""
         t0 = time.monotonic()
+        self._stop_processes()
+        if self.subnet is not None:
+            self.subnet.release()
+        if self._api is not None:
+            self._api.session.close()
+        if not self.keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.timings["stop"] = time.monotonic() - t0
+
+    def _stop_processes(self) -> None:
         # Clients before servers: the API server shuts down slowly once etcd is gone.
         for group in STOP_ORDER:
             procs = [self.procs.pop(n) for n in group if n in self.procs]
@@ -284,13 +308,6 @@ class LocalCluster:
             proc.stop(grace=2)
         self.procs.clear()
         sweep(self.id)
-        if self.subnet is not None:
-            self.subnet.release()
-        if self._api is not None:
-            self._api.session.close()
-        if not self.keep_data:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-        self.timings["stop"] = time.monotonic() - t0
 
     def __enter__(self) -> LocalCluster:
         return self.start()
