@@ -259,11 +259,36 @@ class Payload(ApiModel):
 # --------------------------------------------------------------------------- load
 
 
+DEFAULT_MAX_IN_FLIGHT = 1000
+
+
 class Stage(ApiModel):
-    """One step of a load profile: hold `users` for `duration`."""
+    """One step of a load profile: hold `users` (closed model) or `targetTPS` (open model)
+    for `duration`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "has(self.users) != has(self.targetTPS)",
+                    "set either users or targetTPS in a stage",
+                )
+            ]
+        }
+    )
 
     duration: Duration = Field(description="How long this stage lasts, e.g. 30s or 2m.")
-    users: int = Field(ge=0, le=100000, description="Concurrent users during this stage.")
+    users: int | None = Field(
+        default=None, ge=0, le=100000, description="Concurrent users during this stage."
+    )
+    target_tps: float | None = Field(
+        default=None,
+        gt=0,
+        le=1000000,
+        alias="targetTPS",
+        description="Open model: requests started per second during this stage, across all "
+        "workers, whatever the response times.",
+    )
     spawn_rate: float | None = Field(
         default=None,
         gt=0,
@@ -280,16 +305,47 @@ class Load(ApiModel):
         json_schema_extra={
             "x-kubernetes-validations": [
                 cel(
-                    "has(self.stages) ? !has(self.users) && !has(self.duration) "
-                    ": has(self.users) && has(self.duration)",
-                    "set either load.users and load.duration, or load.stages",
-                )
+                    "has(self.stages) ? !has(self.users) && !has(self.targetTPS) "
+                    "&& !has(self.duration) "
+                    ": has(self.users) != has(self.targetTPS) && has(self.duration)",
+                    "set either load.users (or load.targetTPS) and load.duration, or load.stages",
+                ),
+                cel(
+                    "!has(self.stages) || self.stages.all(s, has(s.users)) "
+                    "|| self.stages.all(s, has(s.targetTPS))",
+                    "load.stages must all set users or all set targetTPS",
+                ),
+                cel(
+                    "!has(self.maxInFlight) || has(self.targetTPS) "
+                    "|| (has(self.stages) && self.stages.all(s, has(s.targetTPS)))",
+                    "load.maxInFlight applies to the open model (targetTPS) only",
+                ),
             ]
         }
     )
 
     users: int | None = Field(
         default=None, ge=1, le=100000, description="Concurrent simulated users (closed model)."
+    )
+    target_tps: float | None = Field(
+        default=None,
+        gt=0,
+        le=1000000,
+        alias="targetTPS",
+        description="Open model, instead of users: requests started per second across all "
+        "workers, at a constant arrival rate whatever the response times. Latency is "
+        "measured from each request's intended start (results.latencyMs) and beside it from "
+        "the actual send (results.serviceLatencyMs); sends the generator could not make on "
+        "time are counted (results.shortfall) and more than 1% makes the verdict "
+        "Inconclusive.",
+    )
+    max_in_flight: int | None = Field(
+        default=None,
+        ge=1,
+        le=100000,
+        description="Open model: the most requests in flight at once across all workers "
+        f"(default {DEFAULT_MAX_IN_FLIGHT}, split evenly between workers). An intended send "
+        "that finds the cap reached is not made and counts as shortfall.",
     )
     spawn_rate: float = Field(
         default=10, gt=0, le=10000, description="Users started per second during ramp-up."
@@ -325,16 +381,35 @@ class Load(ApiModel):
 
     @model_validator(mode="after")
     def _one_shape(self) -> Load:
+        shape = "set either load.users (or load.targetTPS) and load.duration, or load.stages"
         if self.stages:
-            if self.users is not None or self.duration is not None:
-                raise ValueError("set either load.users and load.duration, or load.stages")
+            if self.users is not None or self.target_tps is not None or self.duration is not None:
+                raise ValueError(shape)
+            for stage in self.stages:
+                if (stage.users is None) == (stage.target_tps is None):
+                    raise ValueError("set either users or targetTPS in a stage")
+            if len({stage.target_tps is None for stage in self.stages}) > 1:
+                raise ValueError("load.stages must all set users or all set targetTPS")
             if self.warmup_seconds >= self.total_stage_seconds:
                 raise ValueError("load.warmup must be shorter than the stages together")
-        elif self.users is None or self.duration is None:
-            raise ValueError("set either load.users and load.duration, or load.stages")
+        elif (self.users is None) == (self.target_tps is None) or self.duration is None:
+            raise ValueError(shape)
         elif self.duration_seconds <= 0:
             raise ValueError("load.duration must be longer than 0s")
+        if self.max_in_flight is not None and not self.open_model:
+            raise ValueError("load.maxInFlight applies to the open model (targetTPS) only")
         return self
+
+    @property
+    def open_model(self) -> bool:
+        """Requests at a target arrival rate (targetTPS) rather than by users."""
+        if self.stages:
+            return self.stages[0].target_tps is not None
+        return self.target_tps is not None
+
+    @property
+    def in_flight_cap(self) -> int:
+        return self.max_in_flight or DEFAULT_MAX_IN_FLIGHT
 
     @property
     def duration_seconds(self) -> float:
@@ -354,8 +429,11 @@ class Load(ApiModel):
 
     @property
     def peak_users(self) -> int:
+        """Users, or in the open model the in-flight cap (the concurrency either way)."""
+        if self.open_model:
+            return self.in_flight_cap
         if self.stages:
-            return max(s.users for s in self.stages)
+            return max(s.users or 0 for s in self.stages)
         assert self.users is not None
         return self.users
 
@@ -762,6 +840,20 @@ class Results(ApiModel):
     )
     max_worker_cpu_percent: float | None = Field(
         default=None, description="Busiest load-generator process during the window."
+    )
+    service_latency_ms: LatencySummary | None = Field(
+        default=None,
+        description="Open model: response times from the actual send (the service time); "
+        "latencyMs is measured from the intended start and includes waiting in the generator.",
+    )
+    intended_requests: int | None = Field(
+        default=None,
+        description="Open model: requests the target rate called for in the window.",
+    )
+    shortfall: int | None = Field(
+        default=None,
+        description="Open model: intended requests not sent on time (late by more than "
+        "100 ms, or not at all because load.maxInFlight was reached).",
     )
     cloudwatch: CloudWatchResults | None = Field(
         default=None, description="The endpoint's own CloudWatch figures (cloudwatch.enabled)."

@@ -19,6 +19,9 @@ from endpoint_loadtest.api.models import (
 )
 
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
+# Open model: the share of intended requests the generator may fail to send on time.
+SHORTFALL_LIMIT = 0.01
+VALIDITY_CHECKS = ("minRequests", "generatorCpu", "generatorShortfall")
 
 
 def _check(name: str, threshold: float, observed: float | None, passed: bool, text: str) -> Check:
@@ -202,6 +205,25 @@ def inconclusive_reasons(
                 f"{GENERATOR_CPU_LIMIT_PERCENT:.0f}%): the client, not the endpoint, may be "
                 "the bottleneck; add workers"
             )
+    if results.intended_requests:
+        short = results.shortfall or 0
+        share = short / results.intended_requests
+        kept_up = share <= SHORTFALL_LIMIT
+        checks.append(
+            _check(
+                "generatorShortfall",
+                SHORTFALL_LIMIT,
+                round(share, 6),
+                kept_up,
+                f"{short} of {results.intended_requests} intended requests not sent on time "
+                f"{'<=' if kept_up else '>'} {SHORTFALL_LIMIT:.0%}",
+            )
+        )
+        if not kept_up:
+            reasons.append(
+                f"the generator fell behind: {short} of {results.intended_requests} intended "
+                "requests were not sent on time; add workers"
+            )
     if incomplete_workers:
         reasons.append(
             "worker(s) " + ", ".join(incomplete_workers) + " did not report their final statistics"
@@ -225,7 +247,7 @@ def _judge(
     checks = threshold_checks(results, thresholds)
     validity, reasons = inconclusive_reasons(results, thresholds, incomplete_workers or [])
     checks.extend(validity)
-    failed = [c for c in checks if not c.passed and c.name not in ("minRequests", "generatorCpu")]
+    failed = [c for c in checks if not c.passed and c.name not in VALIDITY_CHECKS]
     if reasons:
         return Verdict(
             result=VerdictResult.INCONCLUSIVE,

@@ -109,16 +109,26 @@ def _schedule(spec: EndpointLoadTestSpec, placement: Placement) -> dict[str, Any
         stages = [
             {
                 "durationSeconds": parse_duration(s.duration),
-                "users": s.users,
+                "users": s.users or 0,
                 "spawnRate": s.spawn_rate or load.spawn_rate,
+                **({"targetTps": s.target_tps} if s.target_tps is not None else {}),
             }
             for s in load.stages
         ]
         duration = None
     else:
-        stages = [{"durationSeconds": None, "users": load.users, "spawnRate": load.spawn_rate}]
+        stages = [
+            {
+                "durationSeconds": None,
+                "users": load.users or 0,
+                "spawnRate": load.spawn_rate,
+                **({"targetTps": load.target_tps} if load.target_tps is not None else {}),
+            }
+        ]
         duration = load.duration_seconds
+    extra = {"maxInFlight": load.in_flight_cap} if load.open_model else {}
     return {
+        **extra,
         "stages": stages,
         "warmupSeconds": load.warmup_seconds,
         "durationSeconds": duration,
@@ -133,6 +143,8 @@ def planned_seconds(spec: EndpointLoadTestSpec) -> float:
     load = spec.load
     if load.stages:
         return load.total_stage_seconds
+    if load.open_model:  # no ramp-up: the rate starts at once
+        return load.warmup_seconds + load.duration_seconds
     assert load.users is not None
     return load.users / load.spawn_rate + load.warmup_seconds + load.duration_seconds
 

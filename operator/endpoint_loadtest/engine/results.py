@@ -22,4 +22,9 @@ def results_from_window(window: dict[str, Any]) -> Results:
         window_seconds=round(seconds, 3),
         total_requests=int(window.get("totalRequests", requests)),
         max_worker_cpu_percent=window.get("maxWorkerCpuPercent"),
+        service_latency_ms=(
+            LatencySummary(**window["serviceLatencyMs"]) if window.get("serviceLatencyMs") else None
+        ),
+        intended_requests=window.get("intendedRequests"),
+        shortfall=window.get("shortfall"),
     )

@@ -20,7 +20,7 @@ from gevent.event import Event
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from endpoint_loadtest.loadgen import phases
+from endpoint_loadtest.loadgen import open_model, phases
 from endpoint_loadtest.loadgen.config import LoadgenConfig
 from endpoint_loadtest.loadgen.window_stats import window_result
 
@@ -54,6 +54,7 @@ class Conductor:
         self.max_cpu: dict[str, float] = {}
         self.window_workers: set[str] = set()
         self.flushed: set[str] = set()
+        self.open_figures: dict[str, dict[str, int]] = {}  # open model: per worker
         self._spawned = Event()
         self._all_flushed = Event()
         self._stop_requested = Event()
@@ -74,7 +75,7 @@ class Conductor:
         if schedule.staged:
             return sum(s.duration_seconds for s in schedule.stages)
         stage = schedule.stages[0]
-        ramp = stage.users / stage.spawn_rate
+        ramp = 0.0 if schedule.open_model else stage.users / stage.spawn_rate
         return ramp + schedule.warmup_seconds + (schedule.duration_seconds or 0)
 
     def status(self) -> dict[str, Any]:
@@ -145,9 +146,25 @@ class Conductor:
             gevent.sleep(POLL_SECONDS)
         return True
 
+    def _send_rate(self, target_tps: float) -> None:
+        """Open model: every worker paces its share of the target rate."""
+        workers = max(1, len(self.runner.clients.values()))
+        cap = open_model.worker_cap(self.config.schedule.max_in_flight or 1, workers)
+        self.runner.send_message(
+            phases.PHASE_MESSAGE, {"rate": target_tps / workers, "maxInFlight": cap}
+        )
+
     def _run_steady(self) -> None:
         schedule = self.config.schedule
         stage = schedule.stages[0]
+        if stage.target_tps is not None:  # open model: no ramp-up
+            self.state, self.message = WARMUP, f"{stage.target_tps:g} requests/s"
+            self._send_rate(stage.target_tps)
+            if schedule.warmup_seconds > 0:
+                self._sleep(schedule.warmup_seconds)
+            self._open_window()
+            self._sleep(schedule.duration_seconds or 0)
+            return
         self.state, self.message = RAMP_UP, f"ramping up to {stage.users} users"
         self._spawned.clear()
         gevent.spawn(self.runner.start, stage.users, stage.spawn_rate)
@@ -165,8 +182,12 @@ class Conductor:
         self.state, self.message = WARMUP, "running stages"
         opener = gevent.spawn_later(schedule.warmup_seconds, self._open_window)
         for number, stage in enumerate(schedule.stages, start=1):
-            self.message = f"stage {number}/{len(schedule.stages)}: {stage.users} users"
-            gevent.spawn(self.runner.start, stage.users, stage.spawn_rate)
+            if stage.target_tps is not None:
+                self.message = f"stage {number}/{len(schedule.stages)}: {stage.target_tps:g}/s"
+                self._send_rate(stage.target_tps)
+            else:
+                self.message = f"stage {number}/{len(schedule.stages)}: {stage.users} users"
+                gevent.spawn(self.runner.start, stage.users, stage.spawn_rate)
             self._sleep(stage.duration_seconds)
         if self.window_start is None:  # stopped early, before the window opened
             opener.kill()
@@ -206,6 +227,12 @@ class Conductor:
         result["incompleteWorkers"] = sorted(self._missing_flushes())
         result["workers"] = len(self.window_workers)
         result["interrupted"] = self.interrupted
+        if self.config.schedule.open_model:
+            figures = self.open_figures.values()
+            result["intendedRequests"] = sum(f.get("intended", 0) for f in figures)
+            result["lateSends"] = sum(f.get("late", 0) for f in figures)
+            result["droppedSends"] = sum(f.get("dropped", 0) for f in figures)
+            result["shortfall"] = result["lateSends"] + result["droppedSends"]
         self.result = result
         self.state, self.message = FINISHED, "finished"
         self.runner.stop()
@@ -219,6 +246,8 @@ class Conductor:
         cpu = (msg.data or {}).get("cpuPercent")
         if cpu is not None:  # the worker's own average over the window: exact, even if short
             self.max_cpu[msg.node_id] = max(self.max_cpu.get(msg.node_id, 0.0), float(cpu))
+        if (figures := (msg.data or {}).get("openModel")) is not None:
+            self.open_figures[msg.node_id] = figures
         self.flushed.add(msg.node_id)
         if not self._missing_flushes():
             self._all_flushed.set()
@@ -266,8 +295,14 @@ WINDOW_CPU = WindowCpu()
 
 
 def on_worker_phase(environment: Environment, msg: Any, **_: Any) -> None:
-    """Worker side: switch phase; at `done`, flush once in-flight requests finish."""
-    phase = msg.data["phase"]
+    """Worker side: switch phase; at `done`, flush once in-flight requests finish.
+
+    Open model: a message with `rate` sets this worker's arrival rate."""
+    if "rate" in msg.data:
+        open_model.on_rate(environment, msg.data["rate"], msg.data["maxInFlight"])
+    phase = msg.data.get("phase")
+    if phase is None:
+        return
     phases.TRACKER.set(phase)
     if phase == phases.MEASURE:
         WINDOW_CPU.start()
@@ -280,4 +315,7 @@ def _flush_when_idle(environment: Environment, cpu_percent: float | None = None)
     while phases.TRACKER.busy:
         gevent.sleep(0.01)
     runner._send_stats()
-    runner.send_message(phases.FLUSHED_MESSAGE, {"phase": phases.DONE, "cpuPercent": cpu_percent})
+    runner.send_message(
+        phases.FLUSHED_MESSAGE,
+        {"phase": phases.DONE, "cpuPercent": cpu_percent, "openModel": open_model.flush_figures()},
+    )

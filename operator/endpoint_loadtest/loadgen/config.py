@@ -26,6 +26,8 @@ class Stage:
     duration_seconds: float
     users: int
     spawn_rate: float
+    # Open model: requests per second across all workers (users is then 0).
+    target_tps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,22 @@ class Schedule:
     expect_workers: int
     worker_connect_timeout_seconds: float
     request_timeout_seconds: float
+    # Open model: the most requests in flight at once across all workers.
+    max_in_flight: int | None = None
 
     @property
     def staged(self) -> bool:
         return self.duration_seconds is None
 
     @property
+    def open_model(self) -> bool:
+        return self.stages[0].target_tps is not None
+
+    @property
     def peak_users(self) -> int:
+        """The concurrency to size connection pools for: users, or the in-flight cap."""
+        if self.open_model:
+            return self.max_in_flight or 1
         return max(stage.users for stage in self.stages)
 
 
@@ -104,12 +115,16 @@ def parse_plan(data: dict[str, Any], plan_dir: Path) -> LoadgenConfig:
         raise ValueError(f"unsupported plan version {data.get('version')!r}")
     sched = data["schedule"]
     schedule = Schedule(
-        stages=[Stage(s["durationSeconds"], s["users"], s["spawnRate"]) for s in sched["stages"]],
+        stages=[
+            Stage(s["durationSeconds"], s["users"], s["spawnRate"], s.get("targetTps"))
+            for s in sched["stages"]
+        ],
         warmup_seconds=sched["warmupSeconds"],
         duration_seconds=sched.get("durationSeconds"),
         expect_workers=sched["expectWorkers"],
         worker_connect_timeout_seconds=sched["workerConnectTimeoutSeconds"],
         request_timeout_seconds=sched["requestTimeoutSeconds"],
+        max_in_flight=sched.get("maxInFlight"),
     )
     payload = Payload(
         bodies=[

@@ -26,6 +26,12 @@ def request_type(base: str, phase: str) -> str:
     return base if phase == MEASURE else f"{base} ({phase})"
 
 
+def service_type(base: str) -> str:
+    """Open model: the entry of service times (from the actual send), beside `base`'s
+    times from the intended start."""
+    return f"{base} (service)"
+
+
 @dataclass
 class PhaseTracker:
     """Per-process phase state and in-flight counts; gevent makes it race-free."""

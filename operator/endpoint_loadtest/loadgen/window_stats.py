@@ -13,7 +13,7 @@ from typing import Any
 from locust.stats import RequestStats, StatsEntry
 
 from endpoint_loadtest.loadgen.errors import parse_failure_name, status_class
-from endpoint_loadtest.loadgen.phases import MEASURE, PHASES, request_type
+from endpoint_loadtest.loadgen.phases import MEASURE, PHASES, request_type, service_type
 
 PERCENTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 
@@ -26,10 +26,7 @@ def _merged(stats: RequestStats, method: str) -> StatsEntry:
     return merged
 
 
-def window_result(stats: RequestStats, base_request_type: str) -> dict[str, Any]:
-    """Requests, failures, latency percentiles and errors of the measured phase."""
-    method = request_type(base_request_type, MEASURE)
-    entry = _merged(stats, method)
+def _latency(entry: StatsEntry) -> dict[str, float | None]:
     has_samples = entry.num_requests - entry.num_none_requests > 0
     latency: dict[str, float | None] = {
         key: float(entry.get_response_time_percentile(fraction)) if has_samples else None
@@ -37,6 +34,18 @@ def window_result(stats: RequestStats, base_request_type: str) -> dict[str, Any]
     }
     latency["mean"] = round(entry.avg_response_time, 3) if has_samples else None
     latency["max"] = round(entry.max_response_time, 3) if has_samples else None
+    return latency
+
+
+def window_result(stats: RequestStats, base_request_type: str) -> dict[str, Any]:
+    """Requests, failures, latency percentiles and errors of the measured phase.
+
+    Open model: `serviceLatencyMs` from the service-time entries (only when there are
+    any); they are not requests and are not counted as such."""
+    method = request_type(base_request_type, MEASURE)
+    entry = _merged(stats, method)
+    latency = _latency(entry)
+    service = _merged(stats, request_type(service_type(base_request_type), MEASURE))
     errors_by_type: dict[str, int] = {}
     errors_by_status: dict[str, int] = {}
     for error in stats.errors.values():
@@ -54,7 +63,9 @@ def window_result(stats: RequestStats, base_request_type: str) -> dict[str, Any]
         )
         for phase in PHASES
     }
+    extra = {"serviceLatencyMs": _latency(service)} if service.num_requests else {}
     return {
+        **extra,
         "requests": entry.num_requests,
         "failures": entry.num_failures,
         "latencyMs": latency,
