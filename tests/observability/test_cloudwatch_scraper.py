@@ -344,3 +344,27 @@ def test_utilization_ahead_of_invocations_is_not_complete():
         stub.add_response("get_metric_data", {"MetricDataResults": []})
         scrape = cw.scrape_window(spec(), START, END, client=cloudwatch)
     assert scrape.figures is not None and not scrape.complete
+
+
+def test_final_step_for_a_reconcile_loop(monkeypatch):
+    answers = iter(
+        [
+            cw.Scrape(None, cw.Problem("NoData", "nothing yet", retryable=True)),
+            cw.Scrape(None, cw.Problem("AccessDenied", "denied")),
+        ]
+    )
+    monkeypatch.setattr(cw, "scrape_window", lambda *a, **k: next(answers))
+    early, decision = cw.final_step(spec(), START, END, now=END + 1)
+    assert early is None and not decision.done and decision.retry_after == pytest.approx(29)
+    pending, decision = cw.final_step(spec(), START, END, now=START + 200)
+    assert pending.figures is None and not decision.done and decision.retry_after == 15
+    denied, decision = cw.final_step(spec(), START, END, now=START + 215)
+    assert decision.done and denied.condition().reason == "AccessDenied"
+
+
+def test_live_scrapes_every_period_at_least_15_seconds_apart():
+    assert cw.live_due(spec(), None, START)
+    assert not cw.live_due(spec(), START, START + 59)
+    assert cw.live_due(spec(), START, START + 60)
+    assert cw.live_due(spec(period=1), START, START + 15)
+    assert not cw.live_due(spec(period=1), START, START + 14)

@@ -174,11 +174,8 @@ class LocalRun:
 
     def _live_cloudwatch(self, snapshot: Snapshot) -> None:
         """Scrape CloudWatch every period (at least 15 s apart) while the test runs."""
-        if not self.cloudwatch_enabled:
-            return
         last = self.live_cloudwatch
-        interval = max(float(self.test.spec.cloudwatch.period), 15.0)
-        if last is not None and time.time() - last.scraped_at < interval:
+        if not cw.live_due(self.test.spec, last.scraped_at if last else None, time.time()):
             return
         start = snapshot.status.get("windowStart") or snapshot.status.get("startedAt")
         if not start:

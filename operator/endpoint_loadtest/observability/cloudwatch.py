@@ -587,3 +587,40 @@ def final_scrape(
             note(decision.message)
             waited_note = True
         sleep(decision.retry_after)
+
+
+LIVE_MIN_INTERVAL_SECONDS = 15.0
+
+
+def live_due(spec: EndpointLoadTestSpec, last_scraped_at: float | None, now: float) -> bool:
+    """While the test runs: scrape every period, at least 15 s apart."""
+    if not spec.cloudwatch.enabled or spec.target.sagemaker is None:
+        return False
+    interval = max(float(spec.cloudwatch.period), LIVE_MIN_INTERVAL_SECONDS)
+    return last_scraped_at is None or now - last_scraped_at >= interval
+
+
+def final_step(
+    spec: EndpointLoadTestSpec,
+    start: float,
+    end: float,
+    *,
+    now: float | None = None,
+    client: Any | None = None,
+) -> tuple[Scrape | None, FinalWait]:
+    """One non-blocking step of the end-of-test scrape, for a reconcile loop.
+
+    Returns (scrape, decision). While `decision.done` is False, come back after
+    `decision.retry_after` seconds (the scrape, when there is one, holds the figures so
+    far). Once done, judge with `scrape.figures` (None: Locust alone) and add
+    `scrape.condition()`; the scrape is None only when not done."""
+    now = time.time() if now is None else now
+    period = int(spec.cloudwatch.period)
+    timeout = spec.cloudwatch.last_period_timeout_seconds
+    if now < last_period_due(end, period):
+        return None, final_wait(end, period, timeout, now, complete=False)
+    scrape = scrape_window(spec, start, end, client=client)
+    decision = final_wait(end, period, timeout, now, scrape.complete)
+    if not decision.done and not scrape.retryable:
+        decision = FinalWait(True, 0.0, scrape.reason or decision.message)
+    return scrape, decision
