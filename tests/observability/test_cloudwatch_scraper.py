@@ -368,3 +368,22 @@ def test_live_scrapes_every_period_at_least_15_seconds_apart():
     assert cw.live_due(spec(), START, START + 60)
     assert cw.live_due(spec(period=1), START, START + 15)
     assert not cw.live_due(spec(period=1), START, START + 14)
+
+
+def test_error_bodies_are_made_brief():
+    from botocore.exceptions import ClientError
+
+    html = "<!doctype html><title>500 Internal Server Error</title><p>" + "x" * 500 + "</p>"
+    error = ClientError(
+        {"Error": {"Code": "500", "Message": html}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+        "GetMetricData",
+    )
+    problem = cw.classify(error)
+    assert problem.retryable and "<" not in problem.message and len(problem.message) < 260
+    xml = "<ErrorResponse><Error><Code>AccessDenied</Code><Message>not authorized</Message>"
+    denied = ClientError(
+        {"Error": {"Code": "403", "Message": xml}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+        "GetMetricData",
+    )
+    assert cw.classify(denied).code == "AccessDenied"
+    assert "not authorized" in cw.classify(denied).message

@@ -226,6 +226,7 @@ def classify(error: BaseException) -> Problem:
             code, text = embedded.group(1), embedded.group(2) or text
         if code.isdigit() and status == 403:
             code = "AccessDenied"
+        text = _brief(text)
         if code in ACCESS_DENIED:
             return Problem(
                 "AccessDenied",
@@ -246,6 +247,12 @@ def classify(error: BaseException) -> Problem:
     if isinstance(error, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
         return Problem("Unreachable", f"CloudWatch did not answer ({error})", True)
     return Problem("CloudWatchError", f"{type(error).__name__}: {error}", True)
+
+
+def _brief(text: str, limit: int = 200) -> str:
+    """An error message fit for a condition: no markup, one line, bounded."""
+    plain = " ".join(re.sub(r"<[^>]+>", " ", text).split())
+    return plain if len(plain) <= limit else plain[: limit - 3] + "..."
 
 
 # --------------------------------------------------------------------------- clients
