@@ -3,7 +3,8 @@
 BENCH_CLIENT=boto3|fast: the product's own user classes (users.user_class_for) for the
 plan in ELT_PLAN_FILE; raw: Locust's FastHttpUser posting the same body unsigned to
 BENCH_RAW_URL. The master serves /bench/phase/<phase> (announces a phase to workers,
-as the conductor does) and /bench/result (the product's window_result).
+as the conductor does), /bench/rate/<rate>/<cap> (open model: the worker paces that
+rate) and /bench/result (the product's window_result).
 """
 
 from __future__ import annotations
@@ -61,6 +62,12 @@ def _on_init(environment: Environment, **_: object) -> None:
     def _phase(phase: str):  # type: ignore[no-untyped-def]
         runner.send_message(phases.PHASE_MESSAGE, {"phase": phase})
         return jsonify({"phase": phase})
+
+    @app.route("/bench/rate/<rate>/<int:cap>", methods=["POST"])
+    def _rate(rate: str, cap: int):  # type: ignore[no-untyped-def]
+        # Open model: the worker paces `rate` requests/s, at most `cap` in flight.
+        runner.send_message(phases.PHASE_MESSAGE, {"rate": float(rate), "maxInFlight": cap})
+        return jsonify({"rate": float(rate)})
 
     @app.route("/bench/result")
     def _result():  # type: ignore[no-untyped-def]

@@ -258,10 +258,8 @@ def measure_memory(workdir: Path, client: str, url: str, users: int) -> dict[str
     }
 
 
-def measure_fidelity(
-    workdir: Path, users: int, warmup: float, seconds: float, median: float, p99: float
-) -> dict[str, Any]:
-    sim = spawn(
+def start_simulator(workdir: Path, median: float, p99: float) -> subprocess.Popen:
+    return spawn(
         pinned(
             TARGET_CPU,
             [
@@ -284,11 +282,27 @@ def measure_fidelity(
         ENV_AWS,
         workdir / "simulator.log",
     )
+
+
+def measure_fidelity(
+    workdir: Path,
+    users: int,
+    warmup: float,
+    seconds: float,
+    median: float,
+    p99: float,
+    rate: float | None = None,
+) -> dict[str, Any]:
+    """Reported vs the simulator's own latency: closed (users), or open (`rate` req/s)."""
+    sim = start_simulator(workdir, median, p99)
     try:
         url = first_line_url(sim)
         gen = Generator(workdir, "fast", url, users)
         try:
-            gen.swarm(users)
+            if rate is None:
+                gen.swarm(users)
+            else:  # open model, at most `users` in flight
+                http(f"{gen.web}/bench/rate/{rate}/{users}", "POST", {})
             wait_until(lambda: gen.result()["requestsByPhase"]["warmup"] > 100, 60, "warmup")
             time.sleep(warmup)  # fixed warm-up interval
             http(f"{url}/_simulator/reset", "POST", {})
@@ -315,9 +329,12 @@ def measure_fidelity(
         stop(sim)
     variant = truth["endpoints"]["sim-endpoint"]["variants"]["AllTraffic"]["response_ms"]
     reported = measured["latencyMs"]
+    service = measured.get("serviceLatencyMs") or {}
     return {
-        "mode": "closed",
+        "mode": "closed" if rate is None else "open",
         "users": users,
+        "target_rps": rate,
+        "service_ms": {"p50": service.get("p50"), "p99": service.get("p99")},
         "rps": round(measured["requests"] / elapsed, 1),
         "worker_cpu_percent": round(w_cpu, 1),
         "simulator_cpu_percent": round(s_cpu, 1),
@@ -354,6 +371,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=64, help="users for throughput")
     parser.add_argument("--memory-users", type=int, default=1000)
     parser.add_argument("--fidelity-users", type=int, default=40)
+    parser.add_argument("--open-rate", type=float, default=1000.0, help="open-model req/s")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-output")
     args = parser.parse_args()
     if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
@@ -386,6 +404,9 @@ def main() -> int:
         finally:
             stop(target)
         fidelity = measure_fidelity(workdir, args.fidelity_users, args.warmup, args.seconds, 20, 50)
+        fidelity_open = measure_fidelity(
+            workdir, 1000, args.warmup, args.seconds, 20, 50, rate=args.open_rate
+        )
     rps = {k: v["rps_per_core"] for k, v in throughput.items()}
     results = {
         "date": started,
@@ -401,7 +422,7 @@ def main() -> int:
             "p50_error": fidelity["p50_error"],
             "p99_error": fidelity["p99_error"],
             "closed": fidelity,
-            "open": None,  # open-model fidelity: not yet measured (see docs/performance.md)
+            "open": fidelity_open,
         },
         "targets": {"fast_vs_raw": 0.6, "fast_vs_boto3": 4.0, "fidelity_error": 0.05},
     }
@@ -439,6 +460,15 @@ def print_table(r: dict[str, Any]) -> None:
         f"simulator {f['simulator_cpu_percent']:.0f}%): p50 {f['reported_ms']['p50']} vs true "
         f"{f['true_ms']['p50']:.2f} ms ({f['p50_error']:.1%}), p99 {f['reported_ms']['p99']} vs "
         f"{f['true_ms']['p99']:.2f} ms ({f['p99_error']:.1%})  (target <= 5%)"
+    )
+    o = r["fidelity"]["open"]
+    print(
+        f"fidelity open, target {o['target_rps']:.0f} req/s, achieved {o['rps']:.0f} "
+        f"(worker {o['worker_cpu_percent']:.0f}% CPU, "
+        f"simulator {o['simulator_cpu_percent']:.0f}%): "
+        f"p50 {o['reported_ms']['p50']} (service {o['service_ms']['p50']}) vs true "
+        f"{o['true_ms']['p50']:.2f} ms ({o['p50_error']:.1%}), p99 {o['reported_ms']['p99']} "
+        f"(service {o['service_ms']['p99']}) vs {o['true_ms']['p99']:.2f} ms ({o['p99_error']:.1%})"
     )
 
 

@@ -63,3 +63,25 @@ def test_cap_too_small_for_a_slow_endpoint_counts_shortfall(simulator, elt_run) 
         "intended requests were not sent on time; add workers"
     ) in verdict["message"]
     assert results["serviceLatencyMs"]["p50"] >= 200
+
+
+def test_stages_change_the_rate(simulator, elt_run) -> None:
+    sim = simulator(
+        "--instances", "1", "--vcpus", "16", "--service-time-ms", "5",
+        "--distribution", "constant", "--overhead-ms", "0",
+    )  # fmt: skip
+    load = {
+        "workers": 2,
+        "warmup": "1s",
+        "stages": [{"duration": "2s", "targetTPS": 40}, {"duration": "2s", "targetTPS": 160}],
+    }
+    run = elt_run(document(sagemaker_target(), load, {"minRequests": 10}), sim.env())
+    assert run.returncode == 0, run.explain()
+    results = run.results
+    show("open stages 40/s then 160/s", results)
+    # window: 1 s at 40/s, then 2 s at 160/s
+    assert results["intendedRequests"] == pytest.approx(40 + 320, rel=0.05)
+    assert results["requests"] == results["intendedRequests"]
+    assert results["shortfall"] == 0
+    assert results["totalRequests"] == pytest.approx(80 + 320, rel=0.05)
+    assert results["totalRequests"] == sim.stats()["endpoints"][sim.endpoint]["requests"]
