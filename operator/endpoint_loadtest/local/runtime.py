@@ -164,7 +164,11 @@ class LocalRun:
             self.reporter.note(message)
             self.export({"phase": Phase.EVALUATING.value, "message": message})
 
-        scrape, decision = cw.final_scrape(spec, *times, note=waiting)
+        try:
+            scrape, decision = cw.final_scrape(spec, *times, note=waiting)
+        except KeyboardInterrupt:  # Ctrl-C while waiting: judge what Locust measured
+            problem = cw.Problem("Interrupted", "the wait for CloudWatch was interrupted")
+            return cw.Scrape(None, problem)
         self.reporter.note(
             f"CloudWatch: {decision.message}"
             + (f"; {scrape.reason}" if scrape.reason else "")
