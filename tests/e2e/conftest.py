@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from e2e_helpers import apply
 
+from localcluster.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "crds"
 
@@ -107,8 +109,14 @@ def operator_replicas(
         )
         for i in range(2)
     ]  # fmt: skip
-    for replica in replicas:
-        replica.start()
+    # One after the other, as a rollout starts them: the first is working when the second
+    # arrives and must give way (or take over, if the second draws the higher priority).
+    first, second = replicas
+    first.start()
+    wait_until(
+        lambda: "Resuming operations" in first.log(), timeout=60, what="the first replica to peer"
+    )
+    second.start()
     yield replicas
     for replica in replicas:
         replica.stop()
