@@ -73,7 +73,7 @@ class OperatorProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def _operator_env(kube_cluster: Any) -> dict[str, str]:
+def operator_env(kube_cluster: Any) -> dict[str, str]:
     return {
         **os.environ,
         "KUBECONFIG": str(kube_cluster.kubeconfig),
@@ -85,7 +85,7 @@ def _operator_env(kube_cluster: Any) -> dict[str, str]:
 def elt_operator(
     kube_cluster: Any, namespace: str, crd_installed: None, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
-    operator = OperatorProcess(namespace, tmp_path / "operator.log", _operator_env(kube_cluster))
+    operator = OperatorProcess(namespace, tmp_path / "operator.log", operator_env(kube_cluster))
     operator.start()
     yield operator
     operator.stop()
@@ -104,7 +104,7 @@ def operator_replicas(
     apply(kube_cluster, namespace, peering)
     replicas = [
         OperatorProcess(
-            namespace, tmp_path / f"operator-{i}.log", _operator_env(kube_cluster),
+            namespace, tmp_path / f"operator-{i}.log", operator_env(kube_cluster),
             ["--peering", "elt"],
         )
         for i in range(2)

@@ -15,6 +15,7 @@ from endpoint_loadtest.api import models
 from endpoint_loadtest.k8s.cluster import Cluster, login
 from endpoint_loadtest.k8s.reconcile import Reconciler
 from endpoint_loadtest.k8s.settings import Settings
+from endpoint_loadtest.observability.exporter import EXPORTER, serve
 
 SETTINGS = Settings.from_environment()
 _state: dict[str, Reconciler] = {}
@@ -31,6 +32,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     )
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 60
+    if endpoint := SETTINGS.metrics_endpoint():
+        serve(endpoint[1], host=endpoint[0])
 
 
 @kopf.timer(models.GROUP, models.VERSION, models.PLURAL, interval=SETTINGS.poll_seconds)
@@ -41,7 +44,23 @@ def drive(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         patch.status[key] = value
     for kind, reason, message in step.events:
         kopf.event(body, type=kind, reason=reason, message=message)
+    meta = body["metadata"]
+    current = dict(body.get("status") or {})
+    EXPORTER.update(
+        meta["namespace"],
+        meta["name"],
+        {**current, **step.status},
+        snapshot=step.snapshot,
+        spec=dict(body.get("spec") or {}),
+    )
     if step.delete_test:
         _state["reconciler"].cluster.delete_test(
             body["metadata"]["namespace"], body["metadata"]["name"]
         )
+
+
+@kopf.on.delete(models.GROUP, models.VERSION, models.PLURAL, optional=True)
+def forget(name: str, namespace: str, **_: Any) -> None:
+    """A deleted test's series disappear from /metrics; its children go with it (owners)."""
+    EXPORTER.remove(namespace, name)
+    _state["reconciler"].forget(namespace, name)

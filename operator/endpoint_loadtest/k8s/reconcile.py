@@ -11,6 +11,7 @@ Pending -> Starting -> Running -> Evaluating -> Completed, or Error from any ste
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,12 +26,13 @@ from endpoint_loadtest.api.models import (
     Phase,
     RunRecord,
 )
-from endpoint_loadtest.engine.observe import MasterClient, MasterUnavailable
+from endpoint_loadtest.engine.observe import MasterClient, MasterUnavailable, Snapshot
 from endpoint_loadtest.engine.plan import WEB_PORT, PlanError, build_plan
 from endpoint_loadtest.engine.status import completed_status, error_status, evaluate, now
 from endpoint_loadtest.k8s.cluster import Cluster, PodState
 from endpoint_loadtest.k8s.manifests import build_children, placement_for
 from endpoint_loadtest.k8s.settings import Settings
+from endpoint_loadtest.observability import cloudwatch
 
 RERUN_ANNOTATION = "perf.elt.dev/rerun"
 HISTORY_LENGTH = 10
@@ -44,6 +46,7 @@ class Step:
     status: dict[str, Any] = field(default_factory=dict)
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
     delete_test: bool = False
+    snapshot: Snapshot | None = None  # the master's last poll, for the exporter
 
     def event(self, kind: str, reason: str, message: str) -> None:
         self.events.append((kind, reason, message))
@@ -78,6 +81,9 @@ class Reconciler:
     def __init__(self, cluster: Cluster, settings: Settings) -> None:
         self.cluster = cluster
         self.settings = settings
+        # When each running test's CloudWatch figures were last read (in memory: after a
+        # restart the next scrape simply comes sooner).
+        self.cloudwatch_scraped_at: dict[tuple[str, str], float] = {}
 
     # ------------------------------------------------------------------ entry
 
@@ -196,6 +202,7 @@ class Reconciler:
         except MasterUnavailable as error:
             step.status = {"message": f"master not answering yet: {error}"}
             return
+        step.snapshot = snapshot
         workers = snapshot.status.get("workers") or {}
         step.status = {
             "workers": {
@@ -205,6 +212,7 @@ class Reconciler:
             "progress": snapshot.progress().to_wire(),
             "message": snapshot.status.get("message", ""),
         }
+        self._live_cloudwatch(body, snapshot, step)
         if snapshot.state == "error":
             detail = snapshot.status.get("message", "load generator error")
             self._error(body, step, run_id, f"{detail}; pods: {_describe_pods(pods)}")
@@ -230,17 +238,56 @@ class Reconciler:
         if window is None:
             return
         spec = EndpointLoadTestSpec.model_validate(body["spec"])
-        results, verdict = evaluate(window, spec.thresholds)
+        figures, conditions = None, []
+        if cloudwatch.target_dimensions(spec) is not None and spec.cloudwatch.enabled:
+            start, end = window.get("windowStart"), window.get("windowEnd")
+            if start is None or end is None:  # the window bounds come with /elt/status
+                state = MasterClient(f"http://{master.ip}:{WEB_PORT}").poll().status
+                start, end = state.get("windowStart"), state.get("windowEnd")
+            scrape, decision = cloudwatch.final_step(spec, float(start), float(end))
+            if not decision.done or scrape is None:
+                step.status = {"message": decision.message}
+                return
+            figures = scrape.figures
+            conditions = [scrape.condition(meta.get("generation"))]
+        results, verdict = evaluate(window, spec.thresholds, figures)
         final = completed_status(
             run_id=run_id,
             started_at=_parse_time(status.get("startedAt")),
             results=results,
             verdict=verdict,
             generation=meta.get("generation"),
+            conditions=conditions,
         )
         step.status = _without_history(final.to_wire()) | {"progress": None}
         kind = "Normal" if verdict.result == "Passed" else "Warning"
         step.event(kind, str(verdict.result), verdict.message)
+
+    def _live_cloudwatch(self, body: dict[str, Any], snapshot: Snapshot, step: Step) -> None:
+        """While measuring: the endpoint's figures every period, into status.progress."""
+        meta = body["metadata"]
+        key = (meta["namespace"], meta["name"])
+        spec = EndpointLoadTestSpec.model_validate(body["spec"])
+        start = snapshot.status.get("windowStart")
+        if start is None or not cloudwatch.live_due(
+            spec, self.cloudwatch_scraped_at.get(key), time.time()
+        ):
+            return
+        self.cloudwatch_scraped_at[key] = time.time()
+        scrape = cloudwatch.scrape_window(spec, float(start), time.time())
+        if scrape.figures is not None:
+            step.status["progress"]["cloudwatch"] = scrape.figures.to_wire()
+        conditions = [
+            c for c in (body.get("status") or {}).get("conditions") or []
+            if c.get("type") != "CloudWatchAvailable"
+        ]  # fmt: skip
+        step.status["conditions"] = [
+            *conditions,
+            scrape.condition(meta.get("generation")).to_wire(),
+        ]
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.cloudwatch_scraped_at.pop((namespace, name), None)
 
     def _finished(self, body: dict[str, Any], step: Step) -> None:
         meta, status = body["metadata"], body["status"]

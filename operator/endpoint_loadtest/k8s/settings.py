@@ -47,6 +47,8 @@ class Settings:
     max_workers: int = 0
     max_duration_seconds: int = 0
     poll_seconds: float = 2.0
+    # host:port of /metrics; empty: not served (a laptop run needs no exporter).
+    metrics_address: str = ""
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -60,7 +62,17 @@ class Settings:
             max_users=_int_env("ELT_MAX_USERS", 0),
             max_workers=_int_env("ELT_MAX_WORKERS", 0),
             max_duration_seconds=_int_env("ELT_MAX_DURATION_SECONDS", 0),
+            metrics_address=os.environ.get("ELT_METRICS_ADDRESS", ""),
         )
+
+    def metrics_endpoint(self) -> tuple[str, int] | None:
+        """(host, port) of /metrics, or None; a bad value stops the operator with a message."""
+        if not self.metrics_address:
+            return None
+        host, _, port = self.metrics_address.rpartition(":")
+        if not port.isdigit():
+            raise SystemExit(f"ELT_METRICS_ADDRESS must be host:port, got {self.metrics_address!r}")
+        return host.strip("[]") or "0.0.0.0", int(port)
 
     def apply_defaults(self, spec: EndpointLoadTestSpec) -> EndpointLoadTestSpec:
         """The spec with the operator's defaults for what the test leaves unset."""
