@@ -673,8 +673,7 @@ class EndpointLoadTestSpec(ApiModel):
                     "!has(self.thresholds) || !has(self.thresholds.cloudwatch) || "
                     "!has(self.thresholds.cloudwatch.maxCpuUtilizationPercent) || "
                     "(has(self.cloudwatch) && has(self.cloudwatch.instanceVcpus))",
-                    "thresholds.cloudwatch.maxCpuUtilizationPercent needs "
-                    "cloudwatch.instanceVcpus",
+                    "thresholds.cloudwatch.maxCpuUtilizationPercent needs cloudwatch.instanceVcpus",
                 ),
             ]
         }
