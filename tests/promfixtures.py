@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from simfixtures import _watch_lines, free_port
+from simfixtures import _watch_lines, free_port, terminate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -117,9 +117,4 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
         server.wait_for_target()
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)

@@ -47,6 +47,16 @@ REGION = "us-east-1"
 START_TIMEOUT_S = 30.0
 
 
+def terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -145,12 +155,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         urllib.request.urlopen(f"{url}/moto-api/", timeout=10).close()  # it answers
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
 
 
 class SimulatorProcess:

@@ -6,6 +6,7 @@ runtime reaches it (a local port, a pod address) is not this module's business.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -102,6 +103,12 @@ class MasterClient:
         """The window's result once the conductor finished, else None."""
         code, body = self.get_json("/elt/result")
         return body if code == 200 else None
+
+    def request_stop(self) -> None:
+        """Ask the conductor to close the window now; a master already gone is fine."""
+        request = urllib.request.Request(self.base_url + "/elt/stop", method="POST", data=b"")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(request, timeout=self.timeout).close()
 
     def download(self, path: str) -> bytes:
         """A report the master serves (HTML report, CSVs)."""

@@ -54,9 +54,7 @@ def drive(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         spec=dict(body.get("spec") or {}),
     )
     if step.delete_test:
-        _state["reconciler"].cluster.delete_test(
-            body["metadata"]["namespace"], body["metadata"]["name"]
-        )
+        _state["reconciler"].cluster.delete_test(meta["namespace"], meta["name"])
 
 
 @kopf.on.delete(models.GROUP, models.VERSION, models.PLURAL, optional=True)

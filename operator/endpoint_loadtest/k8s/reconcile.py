@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -333,8 +333,3 @@ def _describe_pods(pods: list[PodState]) -> str:
     if not pods:
         return "no pods were created (check the Deployments' events and the namespace's quotas)"
     return "; ".join(p.describe() for p in sorted(pods, key=lambda p: p.name))
-
-
-def seconds_since(value: str | None) -> float | None:
-    moment = _parse_time(value)
-    return (datetime.now(UTC) - moment).total_seconds() if moment else None

@@ -201,7 +201,7 @@ class LocalRun:
                 time.sleep(POLL_SECONDS)
         except KeyboardInterrupt:
             self.reporter.note("interrupted: closing the measurement window early")
-            _post(client, "/elt/stop")
+            client.request_stop()
         return self._final(client, group)
 
     def _export_live(self, snapshot: Snapshot) -> None:
@@ -286,14 +286,6 @@ class LocalRun:
 def _workers(snapshot: Snapshot) -> tuple[int, int]:
     workers = snapshot.status.get("workers") or {}
     return workers.get("connected", 0), workers.get("expected", 0)
-
-
-def _post(client: MasterClient, path: str) -> None:
-    import urllib.request
-
-    request = urllib.request.Request(client.base_url + path, method="POST", data=b"")
-    with contextlib.suppress(OSError):
-        urllib.request.urlopen(request, timeout=5).close()
 
 
 @contextlib.contextmanager
