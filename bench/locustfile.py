@@ -4,19 +4,22 @@ BENCH_CLIENT=boto3|fast: the product's own user classes (users.user_class_for) f
 plan in ELT_PLAN_FILE; raw: Locust's FastHttpUser posting the same body unsigned to
 BENCH_RAW_URL. The master serves /bench/phase/<phase> (announces a phase to workers,
 as the conductor does), /bench/rate/<rate>/<cap> (open model: the worker paces that
-rate) and /bench/result (the product's window_result).
+rate) and /bench/result (the product's window_result, with the fine latency
+histograms the workers send with their final flush, as the conductor computes it;
+`flushed` says how many workers have flushed).
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from flask import jsonify
 from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from endpoint_loadtest.loadgen import phases
+from endpoint_loadtest.loadgen import latency, phases
 from endpoint_loadtest.loadgen.conductor import on_worker_phase
 from endpoint_loadtest.loadgen.window_stats import window_result
 
@@ -57,6 +60,12 @@ def _on_init(environment: Environment, **_: object) -> None:
     if not isinstance(runner, MasterRunner) or environment.web_ui is None:
         return
     app = environment.web_ui.app
+    flushed: dict[str, dict[str, Any]] = {}  # worker id -> its final flush message
+
+    def _on_flushed(environment: Environment, msg: Any, **_: Any) -> None:
+        flushed[msg.node_id] = msg.data or {}
+
+    runner.register_message(phases.FLUSHED_MESSAGE, _on_flushed)
 
     @app.route("/bench/phase/<phase>", methods=["POST"])
     def _phase(phase: str):  # type: ignore[no-untyped-def]
@@ -71,4 +80,10 @@ def _on_init(environment: Environment, **_: object) -> None:
 
     @app.route("/bench/result")
     def _result():  # type: ignore[no-untyped-def]
-        return jsonify(window_result(runner.stats, BASE_TYPE))
+        histograms = latency.merge_messages(f.get("latency") or {} for f in flushed.values())
+        result = window_result(runner.stats, BASE_TYPE, histograms)
+        open_figures = [f["openModel"] for f in flushed.values() if f.get("openModel")]
+        if open_figures:  # open model: intended sends, and those not made on time
+            result["intendedRequests"] = sum(f["intended"] for f in open_figures)
+            result["shortfall"] = sum(f["late"] + f["dropped"] for f in open_figures)
+        return jsonify({**result, "flushed": len(flushed)})

@@ -26,6 +26,8 @@ from typing import Any
 
 import psutil
 
+from endpoint_loadtest.simulator.config import ServiceTime
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
 BODY = '{"inputs": "I am super happy right now."}'
@@ -284,8 +286,45 @@ def start_simulator(workdir: Path, median: float, p99: float) -> subprocess.Pope
     )
 
 
+def start_timed_target(workdir: Path, median: float, p99: float) -> subprocess.Popen:
+    return spawn(
+        pinned(
+            TARGET_CPU,
+            [
+                sys.executable,
+                str(ROOT / "bench" / "target.py"),
+                f"--service-time-ms={median}",
+                f"--service-time-p99-ms={p99}",
+            ],
+        ),
+        {},
+        workdir / "timed-target.log",
+    )
+
+
+class Truth:
+    """The server's own response times: the simulator's, or the timed target's."""
+
+    def __init__(self, url: str, simulator: bool) -> None:
+        self.url, self.simulator = url, simulator
+
+    def reset(self) -> None:
+        http(f"{self.url}/{'_simulator/reset' if self.simulator else '_reset'}", "POST", {})
+
+    def summary(self) -> dict[str, Any]:
+        if not self.simulator:
+            return http(f"{self.url}/_stats")
+        stats = http(f"{self.url}/_simulator/stats")
+        return stats["endpoints"]["sim-endpoint"]["variants"]["AllTraffic"]["response_ms"]
+
+
+def _error(reported: float | None, true: float) -> float | None:
+    return None if reported is None else round(abs(reported - true) / true, 4)
+
+
 def measure_fidelity(
     workdir: Path,
+    server: str,
     users: int,
     warmup: float,
     seconds: float,
@@ -293,56 +332,59 @@ def measure_fidelity(
     p99: float,
     rate: float | None = None,
 ) -> dict[str, Any]:
-    """Reported vs the simulator's own latency: closed (users), or open (`rate` req/s)."""
-    sim = start_simulator(workdir, median, p99)
+    """Reported vs the server's own latency: closed (`users`), or open (`rate` req/s,
+    at most `users` in flight). `server`: "simulator" (SigV4 verified) or "timed"
+    (bench/target.py with the same distribution, fast enough for high rates)."""
+    start = start_simulator if server == "simulator" else start_timed_target
+    proc = start(workdir, median, p99)
     try:
-        url = first_line_url(sim)
+        url = first_line_url(proc)
+        truth = Truth(url, server == "simulator")
         gen = Generator(workdir, "fast", url, users)
         try:
             if rate is None:
                 gen.swarm(users)
-            else:  # open model, at most `users` in flight
+            else:
                 http(f"{gen.web}/bench/rate/{rate}/{users}", "POST", {})
             wait_until(lambda: gen.result()["requestsByPhase"]["warmup"] > 100, 60, "warmup")
             time.sleep(warmup)  # fixed warm-up interval
-            http(f"{url}/_simulator/reset", "POST", {})
+            truth.reset()
             gen.phase("measure")
-            sim_cpu, worker_cpu = CpuSample(sim.pid), CpuSample(gen.worker.pid)
+            server_cpu, worker_cpu = CpuSample(proc.pid), CpuSample(gen.worker.pid)
             t0 = time.monotonic()
             time.sleep(seconds)  # the measurement window
             gen.phase("done")
             elapsed = time.monotonic() - t0
-            s_cpu, w_cpu = sim_cpu.percent(), worker_cpu.percent()
+            s_cpu, w_cpu = server_cpu.percent(), worker_cpu.percent()
+            # the worker's final flush: its last statistics and its fine histograms
             measured = wait_until(
-                lambda: (
-                    (r := gen.result())["requestsByPhase"]["done"] == 0 and r["requests"] > 0 and r
-                ),
-                30,
-                "the measured statistics",
+                lambda: (r := gen.result())["flushed"] == 1 and r, 60, "the worker's flush"
             )
-            time.sleep(3.5)  # the worker's final report (every 3 s) reaches the master
-            measured = gen.result()
         finally:
             gen.close()
-        truth = http(f"{url}/_simulator/stats")
+        true = truth.summary()
     finally:
-        stop(sim)
-    variant = truth["endpoints"]["sim-endpoint"]["variants"]["AllTraffic"]["response_ms"]
+        stop(proc)
     reported = measured["latencyMs"]
     service = measured.get("serviceLatencyMs") or {}
     return {
         "mode": "closed" if rate is None else "open",
-        "users": users,
+        "server": server,
+        "users" if rate is None else "max_in_flight": users,
         "target_rps": rate,
-        "service_ms": {"p50": service.get("p50"), "p99": service.get("p99")},
         "rps": round(measured["requests"] / elapsed, 1),
-        "worker_cpu_percent": round(w_cpu, 1),
-        "simulator_cpu_percent": round(s_cpu, 1),
+        "requests": measured["requests"],
         "failures": measured["failures"],
-        "true_ms": {"p50": variant["p50"], "p99": variant["p99"], "count": variant["count"]},
+        "shortfall": measured.get("shortfall"),
+        "worker_cpu_percent": round(w_cpu, 1),
+        "server_cpu_percent": round(s_cpu, 1),
+        "true_ms": {"p50": true["p50"], "p99": true["p99"], "count": true["count"]},
         "reported_ms": {"p50": reported["p50"], "p99": reported["p99"]},
-        "p50_error": round(abs(reported["p50"] - variant["p50"]) / variant["p50"], 4),
-        "p99_error": round(abs(reported["p99"] - variant["p99"]) / variant["p99"], 4),
+        "service_ms": {"p50": service.get("p50"), "p99": service.get("p99")},
+        "p50_error": _error(reported["p50"], true["p50"]),
+        "p99_error": _error(reported["p99"], true["p99"]),
+        "service_p50_error": _error(service.get("p50"), true["p50"]),
+        "service_p99_error": _error(service.get("p99"), true["p99"]),
     }
 
 
@@ -364,14 +406,45 @@ def machine() -> dict[str, Any]:
     }
 
 
+MEDIAN_MS, P99_MS = 20.0, 50.0  # the known service-time distribution (lognormal)
+LOAD_FRACTION = 0.8  # fidelity at this fraction of the fast client's capacity
+
+
+def fidelity_runs(args: argparse.Namespace, workdir: Path, capacity: float) -> dict[str, Any]:
+    """Closed and open model at LOAD_FRACTION of `capacity` (timed target), and at a
+    low rate against the SigV4-verifying simulator."""
+    rate = round(LOAD_FRACTION * capacity, -2)
+    mean_s = ServiceTime("lognormal", MEDIAN_MS, P99_MS).mean_ms / 1000.0
+    users = max(1, round(rate * mean_s))  # Little's law: users for `rate` in a closed loop
+    cap = max(1000, round(4 * rate * mean_s))
+    common = (args.warmup, args.seconds, MEDIAN_MS, P99_MS)
+    runs: dict[str, Any] = {}
+    for name, server, load, open_rate in (
+        ("closed_high", "timed", users, None),
+        ("open_high", "timed", cap, rate),
+        ("closed_simulator", "simulator", args.fidelity_users, None),
+        ("open_simulator", "simulator", 1000, args.open_rate),
+    ):
+        runs[name] = measure_fidelity(workdir, server, load, *common, rate=open_rate)
+        runs[name]["load_fraction"] = round(runs[name]["rps"] / capacity, 2)
+        print(f"  {name}: {runs[name]}", flush=True)
+    return runs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="each measurement")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--users", type=int, default=64, help="users for throughput")
     parser.add_argument("--memory-users", type=int, default=1000)
-    parser.add_argument("--fidelity-users", type=int, default=40)
-    parser.add_argument("--open-rate", type=float, default=1000.0, help="open-model req/s")
+    parser.add_argument("--fidelity-users", type=int, default=40, help="closed, simulator")
+    parser.add_argument("--open-rate", type=float, default=1000.0, help="open, simulator")
+    parser.add_argument(
+        "--capacity",
+        type=float,
+        help="the fast client's req/s per core for the fidelity runs (default: measured)",
+    )
+    parser.add_argument("--only", choices=("throughput", "fidelity"), help="one part only")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-output")
     args = parser.parse_args()
     if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
@@ -379,38 +452,56 @@ def main() -> int:
         return 2
     args.output.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).replace(microsecond=0).isoformat()
-    info = machine()
+    results: dict[str, Any] = {
+        "date": started,
+        "machine": machine(),
+        "targets": {"fast_vs_raw": 0.6, "fast_vs_boto3": 4.0, "fidelity_error": 0.05},
+    }
     with tempfile.TemporaryDirectory(prefix="elt-bench-") as tmp:
         workdir = Path(tmp)
-        target = spawn(
-            pinned(TARGET_CPU, [sys.executable, str(ROOT / "bench" / "target.py")]),
-            {},
-            workdir / "target.log",
-        )
-        try:
-            url = first_line_url(target)
-            throughput = {
-                client: measure_throughput(
-                    workdir, client, url, target.pid, args.users, args.warmup, args.seconds
-                )
-                for client in ("boto3", "fast", "raw")
+        if args.only != "fidelity":
+            results.update(cost(args, workdir))
+        if args.only != "throughput":
+            capacity = args.capacity or results["rps_per_core"]["fast"]
+            runs = fidelity_runs(args, workdir, capacity)
+            high = (runs["closed_high"], runs["open_high"])
+            results["fidelity"] = {
+                # the worst of closed and open at LOAD_FRACTION of the capacity
+                "p50_error": max(r["p50_error"] for r in high),
+                "p99_error": max(r["p99_error"] for r in high),
+                "capacity_rps_per_core": capacity,
+                **runs,
             }
-            for row in throughput.values():
-                print(f"  {row}", flush=True)
-            memory = {
-                client: measure_memory(workdir, client, url, args.memory_users)
-                for client in ("fast", "boto3")
-            }
-        finally:
-            stop(target)
-        fidelity = measure_fidelity(workdir, args.fidelity_users, args.warmup, args.seconds, 20, 50)
-        fidelity_open = measure_fidelity(
-            workdir, 1000, args.warmup, args.seconds, 20, 50, rate=args.open_rate
-        )
+    (args.output / "results.json").write_text(json.dumps(results, indent=2))
+    print_table(results)
+    return 0
+
+
+def cost(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Requests/s per core of the three clients, and memory per 1,000 users."""
+    target = spawn(
+        pinned(TARGET_CPU, [sys.executable, str(ROOT / "bench" / "target.py")]),
+        {},
+        workdir / "target.log",
+    )
+    try:
+        url = first_line_url(target)
+        throughput = {
+            client: measure_throughput(
+                workdir, client, url, target.pid, args.users, args.warmup, args.seconds
+            )
+            for client in ("boto3", "fast", "raw")
+        }
+        for row in throughput.values():
+            print(f"  {row}", flush=True)
+        memory = {
+            client: measure_memory(workdir, client, url, args.memory_users)
+            for client in ("fast", "boto3")
+        }
+    finally:
+        stop(target)
     rps = {k: v["rps_per_core"] for k, v in throughput.items()}
-    results = {
-        "date": started,
-        "machine": info,
+    return {
         "rps_per_core": rps,
         "ratios": {
             "fast_vs_boto3": round(rps["fast"] / rps["boto3"], 2),
@@ -418,57 +509,65 @@ def main() -> int:
         },
         "throughput": throughput,
         "memory": memory,
-        "fidelity": {
-            "p50_error": fidelity["p50_error"],
-            "p99_error": fidelity["p99_error"],
-            "closed": fidelity,
-            "open": fidelity_open,
-        },
-        "targets": {"fast_vs_raw": 0.6, "fast_vs_boto3": 4.0, "fidelity_error": 0.05},
     }
-    (args.output / "results.json").write_text(json.dumps(results, indent=2))
-    print_table(results)
-    return 0
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
 
 
 def print_table(r: dict[str, Any]) -> None:
     print(f"\nendpoint-loadtest bench  {r['date']}  {r['machine']['cpu']} x{r['machine']['cores']}")
-    print(
-        f"{'client':8} {'users':>5} {'req/s':>9} {'gen CPU%':>9} {'req/s/core':>11}"
-        f" {'target CPU%':>12}"
-    )
-    for row in r["throughput"].values():
+    if "throughput" in r:
         print(
-            f"{row['client']:8} {row['users']:>5} {row['rps']:>9.0f}"
-            f" {row['worker_cpu_percent']:>9.0f}"
-            f" {row['rps_per_core']:>11.0f} {row['target_cpu_percent']:>12.0f}"
+            f"{'client':8} {'users':>5} {'req/s':>9} {'gen CPU%':>9} {'req/s/core':>11}"
+            f" {'target CPU%':>12}"
         )
-    ratios = r["ratios"]
-    print(
-        f"fast/boto3 {ratios['fast_vs_boto3']:.2f} (target >= 4)   "
-        f"fast/raw {ratios['fast_vs_raw']:.2f} (target >= 0.6)"
-    )
-    for row in r["memory"].values():
+        for row in r["throughput"].values():
+            print(
+                f"{row['client']:8} {row['users']:>5} {row['rps']:>9.0f}"
+                f" {row['worker_cpu_percent']:>9.0f}"
+                f" {row['rps_per_core']:>11.0f} {row['target_cpu_percent']:>12.0f}"
+            )
+        ratios = r["ratios"]
         print(
-            f"memory {row['client']:6} {row['mb_per_1000_users']:.1f} MB per 1,000 connected users "
-            f"(RSS {row['rss_base_mb']} -> {row['rss_loaded_mb']} MB)"
+            f"fast/boto3 {ratios['fast_vs_boto3']:.2f} (target >= 4)   "
+            f"fast/raw {ratios['fast_vs_raw']:.2f} (target >= 0.6)"
         )
-    f = r["fidelity"]["closed"]
+        for row in r["memory"].values():
+            print(
+                f"memory {row['client']:6} {row['mb_per_1000_users']:.1f} MB per 1,000 "
+                f"connected users (RSS {row['rss_base_mb']} -> {row['rss_loaded_mb']} MB)"
+            )
+    if "fidelity" not in r:
+        return
+    f = r["fidelity"]
     print(
-        f"fidelity closed, {f['users']} users, {f['rps']:.0f} req/s "
-        f"(worker {f['worker_cpu_percent']:.0f}% CPU, "
-        f"simulator {f['simulator_cpu_percent']:.0f}%): p50 {f['reported_ms']['p50']} vs true "
-        f"{f['true_ms']['p50']:.2f} ms ({f['p50_error']:.1%}), p99 {f['reported_ms']['p99']} vs "
-        f"{f['true_ms']['p99']:.2f} ms ({f['p99_error']:.1%})  (target <= 5%)"
+        f"\nlatency fidelity (fast client; lognormal p50 {MEDIAN_MS:g} / p99 {P99_MS:g} ms; "
+        f"capacity {f['capacity_rps_per_core']:.0f} req/s/core)"
     )
-    o = r["fidelity"]["open"]
     print(
-        f"fidelity open, target {o['target_rps']:.0f} req/s, achieved {o['rps']:.0f} "
-        f"(worker {o['worker_cpu_percent']:.0f}% CPU, "
-        f"simulator {o['simulator_cpu_percent']:.0f}%): "
-        f"p50 {o['reported_ms']['p50']} (service {o['service_ms']['p50']}) vs true "
-        f"{o['true_ms']['p50']:.2f} ms ({o['p50_error']:.1%}), p99 {o['reported_ms']['p99']} "
-        f"(service {o['service_ms']['p99']}) vs {o['true_ms']['p99']:.2f} ms ({o['p99_error']:.1%})"
+        f"{'run':17} {'req/s':>7} {'load':>5} {'gen CPU%':>8} {'p50 rep/true':>15}"
+        f" {'err':>5} {'p99 rep/true':>15} {'err':>5}  service p50/p99 err"
+    )
+    for name in ("closed_high", "open_high", "closed_simulator", "open_simulator"):
+        row = f[name]
+        print(
+            f"{name:17} {row['rps']:>7.0f} {row['load_fraction']:>5.2f}"
+            f" {row['worker_cpu_percent']:>8.0f}"
+            f" {_ms(row['reported_ms']['p50']):>7}/{_ms(row['true_ms']['p50']):<7}"
+            f" {_pct(row['p50_error']):>5}"
+            f" {_ms(row['reported_ms']['p99']):>7}/{_ms(row['true_ms']['p99']):<7}"
+            f" {_pct(row['p99_error']):>5}"
+            f"  {_pct(row['service_p50_error'])}/{_pct(row['service_p99_error'])}"
+        )
+    print(
+        f"fidelity at {LOAD_FRACTION:.0%} of capacity (worst of closed/open): "
+        f"p50 {f['p50_error']:.1%}, p99 {f['p99_error']:.1%} (target <= 5%)"
     )
 
 

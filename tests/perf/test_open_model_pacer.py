@@ -141,7 +141,7 @@ import locust.env
 import locust.stats
 from endpoint_loadtest.loadgen.open_model import RequestSender
 from endpoint_loadtest.loadgen.phases import MEASURE, WARMUP
-from endpoint_loadtest.loadgen import window_stats
+from endpoint_loadtest.loadgen import latency, window_stats
 
 class Body:
     name = "ep"
@@ -179,6 +179,12 @@ print(json.dumps({
     "open": window_stats.window_result(environment.stats, "InvokeEndpoint"),
     "locustTotal": environment.stats.total.num_requests,
     "closed": window_stats.window_result(closed, "InvokeEndpoint"),
+    "fine": window_stats.window_result(
+        environment.stats,
+        "InvokeEndpoint",
+        latency.merge_messages([latency.WINDOW.to_message()]),
+    ),
+    "window": latency.WINDOW.to_message(),
 }))
 """
 
@@ -197,6 +203,13 @@ def test_latency_from_intended_start_and_service_time_apart() -> None:
     assert 18 <= result["serviceLatencyMs"]["max"] < 100
     assert result["latencyMs"]["max"] - result["serviceLatencyMs"]["max"] >= 99
     assert "serviceLatencyMs" not in out["closed"]
+    # the fine histograms hold the measured request only, both times, to 3 digits
+    window = out["window"]
+    assert [count for _, count in window["latency"]] == [1]
+    assert [count for _, count in window["service"]] == [1]
+    fine = out["fine"]
+    assert abs(fine["latencyMs"]["p50"] - result["latencyMs"]["max"]) <= 0.005 * 250
+    assert fine["latencyMs"]["p50"] - fine["serviceLatencyMs"]["p50"] >= 99
 
 
 # ------------------------------------------------------------------ results and judge

@@ -103,3 +103,13 @@ def test_config_map_payload_cannot_run_locally(tmp_path: Path) -> None:
     assert "ConfigMap bodies/a.json" in result.stdout + result.stderr
     status = json.loads((out / "result.json").read_text())["status"]
     assert status["phase"] == "Error" and "ConfigMap bodies/a.json" in status["message"]
+
+
+def test_progress_line_shows_the_target_rate_in_the_open_model() -> None:
+    from endpoint_loadtest.api.models import Progress
+    from endpoint_loadtest.local.progress import progress_line
+
+    open_line = progress_line(Progress(stage="measuring", users=0, target_tps=250.0), (2, 2))
+    assert "target 250/s" in open_line and "users" not in open_line
+    closed_line = progress_line(Progress(stage="measuring", users=40), (2, 2))
+    assert "users 40" in closed_line and "target" not in closed_line

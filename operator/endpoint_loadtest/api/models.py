@@ -907,7 +907,12 @@ class Progress(ApiModel):
     stage: str | None = Field(default=None, description="waiting, rampUp, warmup, measuring...")
     elapsed_seconds: float | None = None
     total_seconds: float | None = None
-    users: int | None = None
+    users: int | None = Field(default=None, description="Running users (closed model).")
+    target_tps: float | None = Field(
+        default=None,
+        alias="targetTPS",
+        description="The arrival rate being sent now (open model: load.targetTPS).",
+    )
     current_rps: float | None = None
     current_p50_ms: float | None = None
     current_p99_ms: float | None = None

@@ -47,6 +47,7 @@ class Snapshot:
             elapsed_seconds=round(self.status.get("elapsedSeconds") or 0.0, 1),
             total_seconds=round(self.status.get("plannedSeconds") or 0.0, 1),
             users=self.stats.get("user_count", self.status.get("users")),
+            target_tps=self.status.get("targetTPS"),
             current_rps=round(self.stats.get("current_rps") or 0.0, 1),
             current_p50_ms=current.get("response_time_percentile_0.5"),
             current_p99_ms=current.get("response_time_percentile_0.99")

@@ -20,7 +20,7 @@ from gevent.event import Event
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from endpoint_loadtest.loadgen import open_model, phases
+from endpoint_loadtest.loadgen import latency, open_model, phases
 from endpoint_loadtest.loadgen.config import LoadgenConfig
 from endpoint_loadtest.loadgen.window_stats import window_result
 
@@ -55,6 +55,8 @@ class Conductor:
         self.window_workers: set[str] = set()
         self.flushed: set[str] = set()
         self.open_figures: dict[str, dict[str, int]] = {}  # open model: per worker
+        self.latency_messages: dict[str, dict[str, list[list[int]]]] = {}  # per worker
+        self.target_tps: float | None = None  # open model: the rate being sent now
         self._spawned = Event()
         self._all_flushed = Event()
         self._stop_requested = Event()
@@ -96,6 +98,7 @@ class Conductor:
                 "list": workers,
             },
             "users": self.runner.user_count,
+            "targetTPS": self.target_tps,
             "startedAt": self.started_at,
             "windowStart": self.window_start,
             "windowEnd": self.window_end,
@@ -148,6 +151,7 @@ class Conductor:
 
     def _send_rate(self, target_tps: float) -> None:
         """Open model: every worker paces its share of the target rate."""
+        self.target_tps = target_tps
         workers = max(1, len(self.runner.clients.values()))
         cap = open_model.worker_cap(self.config.schedule.max_in_flight or 1, workers)
         self.runner.send_message(
@@ -220,7 +224,11 @@ class Conductor:
         if not self._all_flushed.wait(timeout=bound) and self._missing_flushes():
             missing = ", ".join(sorted(self._missing_flushes()))
             log.warning("workers did not flush within %.0fs: %s", bound, missing)
-        result = window_result(self.runner.stats, self.base_request_type)
+        result = window_result(
+            self.runner.stats,
+            self.base_request_type,
+            latency.merge_messages(self.latency_messages.values()),
+        )
         result["windowSeconds"] = self.window_end - (self.window_start or self.window_end)
         result["maxWorkerCpuPercent"] = max(self.max_cpu.values(), default=None)
         result["workerCpuPercent"] = dict(self.max_cpu)
@@ -248,6 +256,8 @@ class Conductor:
             self.max_cpu[msg.node_id] = max(self.max_cpu.get(msg.node_id, 0.0), float(cpu))
         if (figures := (msg.data or {}).get("openModel")) is not None:
             self.open_figures[msg.node_id] = figures
+        if (histograms := (msg.data or {}).get("latency")) is not None:
+            self.latency_messages[msg.node_id] = histograms
         self.flushed.add(msg.node_id)
         if not self._missing_flushes():
             self._all_flushed.set()
@@ -317,5 +327,10 @@ def _flush_when_idle(environment: Environment, cpu_percent: float | None = None)
     runner._send_stats()
     runner.send_message(
         phases.FLUSHED_MESSAGE,
-        {"phase": phases.DONE, "cpuPercent": cpu_percent, "openModel": open_model.flush_figures()},
+        {
+            "phase": phases.DONE,
+            "cpuPercent": cpu_percent,
+            "openModel": open_model.flush_figures(),
+            "latency": latency.WINDOW.to_message(),
+        },
     )

@@ -36,6 +36,7 @@ import gevent
 from gevent.event import Event
 
 from endpoint_loadtest.loadgen.errors import RequestFailure
+from endpoint_loadtest.loadgen.latency import LATENCY, SERVICE, WINDOW
 from endpoint_loadtest.loadgen.phases import (
     DONE,
     MEASURE,
@@ -199,10 +200,13 @@ class RequestSender:
         except RequestFailure as error:
             failure = error
         ended = time.perf_counter()
+        latency_ms, service_ms = (ended - intended) * 1000.0, (ended - sent) * 1000.0
+        WINDOW.record(phase, LATENCY, latency_ms)
+        WINDOW.record(phase, SERVICE, service_ms)
         self.environment.events.request.fire(
             request_type=request_type(self.base, phase),
             name=body.name,
-            response_time=(ended - intended) * 1000.0,
+            response_time=latency_ms,
             response_length=length,
             response=None,
             context={},
@@ -211,7 +215,7 @@ class RequestSender:
         )
         # Directly on the entry: not in Locust's totals, not an extra request.
         self.environment.stats.get(body.name, request_type(service_type(self.base), phase)).log(
-            (ended - sent) * 1000.0, length
+            service_ms, length
         )
 
 

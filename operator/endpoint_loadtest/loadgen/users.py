@@ -24,6 +24,7 @@ from endpoint_loadtest.loadgen.errors import (
     classify_boto_error,
     classify_http_status,
 )
+from endpoint_loadtest.loadgen.latency import LATENCY, WINDOW
 from endpoint_loadtest.loadgen.phases import TRACKER, request_type
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class EndpointUser(User):
         except RequestFailure as error:
             failure = error
         elapsed_ms = (time.perf_counter() - started) * 1000.0
+        WINDOW.record(phase, LATENCY, elapsed_ms)
         self.environment.events.request.fire(
             request_type=request_type(self.base_request_type, phase),
             name=body.name,

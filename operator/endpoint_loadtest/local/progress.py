@@ -25,10 +25,18 @@ def _fmt(value: float | int | None, unit: str = "", digits: int = 0) -> str:
     return f"{value:.{digits}f}{unit}"
 
 
+def _load(progress: Progress) -> tuple[str, str]:
+    """What drives the load now: the arrival rate (open model) or the users (closed)."""
+    if progress.target_tps is not None:
+        return "target", f"{progress.target_tps:g}/s"
+    return "users", _fmt(progress.users)
+
+
 def progress_line(progress: Progress, workers: tuple[int, int]) -> str:
+    load_label, load_value = _load(progress)
     return (
         f"[{_fmt(progress.elapsed_seconds, 's')}/{_fmt(progress.total_seconds, 's')}] "
-        f"{progress.stage or '-'}: users {_fmt(progress.users)}, "
+        f"{progress.stage or '-'}: {load_label} {load_value}, "
         f"workers {workers[0]}/{workers[1]}, RPS {_fmt(progress.current_rps, digits=1)}, "
         f"p50 {_fmt(progress.current_p50_ms, ' ms')}, p99 {_fmt(progress.current_p99_ms, ' ms')}, "
         f"failures {_fmt(progress.failures)}, "
@@ -83,7 +91,7 @@ class ProgressReporter:
         table.add_row(
             "elapsed", f"{'#' * filled}{'.' * (bar_width - filled)} {done:.0f}s/{total:.0f}s"
         )
-        table.add_row("users", _fmt(progress.users))
+        table.add_row(*_load(progress))
         table.add_row("workers", f"{workers[0]}/{workers[1]} connected")
         table.add_row("RPS", _fmt(progress.current_rps, digits=1))
         table.add_row(
