@@ -208,3 +208,17 @@ def test_completed_and_error_status_conditions() -> None:
         "Completed": "True",
         "Passed": "False",
     }
+
+
+def test_verdict_table_shows_latencies_as_measured() -> None:
+    import io
+
+    from endpoint_loadtest.api.models import EndpointLoadTestStatus
+    from endpoint_loadtest.local.progress import render_verdict
+
+    measured = results(latency_ms=LatencySummary(p50=20.7, p90=31.25, p95=140.0, p99=0.523))
+    verdict = judge(measured, thresholds())
+    out = io.StringIO()
+    render_verdict(EndpointLoadTestStatus(verdict=verdict, results=measured), out)
+    text = out.getvalue()
+    assert "p50 20.7 ms, p90 31.2 ms, p95 140 ms, p99 0.52 ms" in text, text

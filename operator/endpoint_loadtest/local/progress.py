@@ -25,6 +25,14 @@ def _fmt(value: float | int | None, unit: str = "", digits: int = 0) -> str:
     return f"{value:.{digits}f}{unit}"
 
 
+def _ms(value: float | None) -> str:
+    """A latency to 3 significant digits (as measured: see loadgen/latency.py)."""
+    if value is None:
+        return "-"
+    digits = 0 if value >= 100 else 1 if value >= 10 else 2
+    return f"{value:.{digits}f} ms"
+
+
 def _load(progress: Progress) -> tuple[str, str]:
     """What drives the load now: the arrival rate (open model) or the users (closed)."""
     if progress.target_tps is not None:
@@ -127,8 +135,7 @@ def render_verdict(status: EndpointLoadTestStatus, stream: TextIO | None = None)
         console.print(
             f"{results.requests} requests in {results.window_seconds:.1f}s: "
             f"{results.tps:.1f} TPS, {results.failures} failed ({results.error_rate:.2%}); "
-            f"p50 {_fmt(lat.p50, ' ms')}, p90 {_fmt(lat.p90, ' ms')}, "
-            f"p95 {_fmt(lat.p95, ' ms')}, p99 {_fmt(lat.p99, ' ms')}",
+            f"p50 {_ms(lat.p50)}, p90 {_ms(lat.p90)}, p95 {_ms(lat.p95)}, p99 {_ms(lat.p99)}",
             markup=False,
             highlight=False,
         )
