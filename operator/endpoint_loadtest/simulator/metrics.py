@@ -25,6 +25,7 @@ import logging
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,18 +56,35 @@ class PeriodSnapshot:
     start: float  # wall clock, seconds
     end: float
     variants: dict[tuple[str, str], VariantPeriod]
+    # Both empty for a period of late responses whose utilisation already went out (the
+    # wall clock stepped back): its invocations still go out, with their own timestamp.
     cpu_percent: dict[tuple[str, str], list[float]]  # per instance, 0..vcpus*100
     memory_percent: dict[tuple[str, str], list[float]]
 
 
 class MetricsCollector:
-    """Accumulates the current period; snapshot() closes it and starts the next."""
+    """Accumulates invocations per period; close() hands over the periods that ended.
 
-    def __init__(self, endpoints: dict[str, Endpoint], period_s: float) -> None:
+    A response counts in the period (by the wall clock) in which it is recorded, so its
+    timestamp never depends on when the publish loop gets round to closing the period:
+    a loop that starts, wakes or finishes publishing late still sends every request with
+    its own period. Periods are kept by index (start = index x period_s)."""
+
+    def __init__(
+        self,
+        endpoints: dict[str, Endpoint],
+        period_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.endpoints = endpoints
         self.period_s = period_s
-        self.period_start = math.floor(time.time() / period_s) * period_s
-        self.current: dict[tuple[str, str], VariantPeriod] = {}
+        self.clock = clock
+        self.periods: dict[int, dict[tuple[str, str], VariantPeriod]] = {}
+        self.cut = clock()  # wall clock of the last close: utilisation is measured from it
+
+    def index(self, wall: float) -> int:
+        """The index of the period holding the instant `wall`."""
+        return math.floor(wall / self.period_s)
 
     def record(
         self,
@@ -77,15 +95,16 @@ class MetricsCollector:
         model_s: float | None,
         overhead_s: float,
     ) -> None:
-        """Count one variant-routed response.
+        """Count one variant-routed response in the current period.
 
         4XX/5XX go by HTTP status, except ModelError (424), which goes by the status the
         model returned (a timeout, status 0, counts as 5XX) and also counts as a model error.
         """
+        variants = self.periods.setdefault(self.index(self.clock()), {})
         key = (endpoint, variant)
-        period = self.current.get(key)
+        period = variants.get(key)
         if period is None:
-            period = self.current[key] = VariantPeriod()
+            period = variants[key] = VariantPeriod()
         period.invocations += 1
         effective = status
         if original_status is not None:
@@ -99,10 +118,19 @@ class MetricsCollector:
             period.model_latency_us.append(model_s * 1e6)
         period.overhead_us.append(overhead_s * 1e6)
 
-    def snapshot(self, loop_now: float, wall_now: float | None = None) -> PeriodSnapshot:
-        wall_now = time.time() if wall_now is None else wall_now
-        start, end = self.period_start, wall_now
-        length = max(end - start, 1e-6)
+    def close(self, loop_now: float, before: int | None = None) -> list[PeriodSnapshot]:
+        """Close the periods whose index is below `before` (the wall clock has reached
+        period `before`), or, with None (stopping), every period, the current partial one
+        included; oldest first.
+
+        Utilisation is measured over the time since the last close; every period that
+        time touches gets that average (one period, unless the loop was held up or
+        started after a boundary had passed since the collector was made)."""
+        wall_now = self.clock()
+        last = self.index(wall_now) if before is None else before - 1
+        length = max(wall_now - self.cut, 1e-6)
+        busy_periods = range(self.index(self.cut), last + 1)
+        self.cut = wall_now
         cpu: dict[tuple[str, str], list[float]] = {}
         memory: dict[tuple[str, str], list[float]] = {}
         for endpoint in self.endpoints.values():
@@ -118,11 +146,24 @@ class MetricsCollector:
                     )
                     for b in busy
                 ]
-        variants, self.current = self.current, {}
-        self.period_start = math.floor(wall_now / self.period_s) * self.period_s
-        if self.period_start <= start:
-            self.period_start = wall_now
-        return PeriodSnapshot(start, end, variants, cpu, memory)
+        closing = sorted(
+            {i for i in self.periods if before is None or i < before} | set(busy_periods)
+        )
+        snapshots = []
+        for index in closing:
+            start = index * self.period_s
+            end = wall_now if before is None and index == last else start + self.period_s
+            measured = index in busy_periods
+            snapshots.append(
+                PeriodSnapshot(
+                    start,
+                    end,
+                    self.periods.pop(index, {}),
+                    cpu if measured else {},
+                    memory if measured else {},
+                )
+            )
+        return snapshots
 
 
 def _stat_set(values: list[float]) -> dict[str, float]:
@@ -226,6 +267,8 @@ def build_metric_data(
                     period.overhead_us,
                     False,
                 )
+            if key not in snapshot.cpu_percent:
+                continue
             add(NS_INSTANCES, "CPUUtilization", "Percent", dims, snapshot.cpu_percent[key], True)
             add(
                 NS_INSTANCES,
@@ -280,17 +323,21 @@ async def publish_loop(
     fmt: str,
     stop: asyncio.Event,
 ) -> None:
-    """Close and publish a period at each boundary; on stop, flush the partial period."""
+    """Close and publish the ended periods at each boundary; on stop, flush the rest
+    (the partial current period included)."""
     loop = asyncio.get_running_loop()
     period = collector.period_s
     while True:
-        next_boundary = (math.floor(time.time() / period) + 1) * period
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=max(next_boundary - time.time(), 0.0))
+        boundary = collector.index(collector.clock()) + 1  # the next period's index
+        # The loop's timers run on the monotonic clock: wait until the wall clock too has
+        # reached the boundary, so that no later response is recorded in a closed period.
+        while not stop.is_set() and (remaining := boundary * period - collector.clock()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=remaining)
         stopping = stop.is_set()
-        snapshot = collector.snapshot(loop.time(), None if stopping else next_boundary)
-        if publisher is not None:
-            data = build_metric_data(snapshot, endpoints, fmt)
+        snapshots = collector.close(loop.time(), None if stopping else boundary)
+        for snapshot in snapshots if publisher is not None else ():
+            data = build_metric_data(snapshot, endpoints, fmt)  # in order: oldest first
             await loop.run_in_executor(None, publisher.publish, data)
         if stopping:
             return
