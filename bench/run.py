@@ -210,11 +210,23 @@ def target_count(url: str) -> dict[str, int]:
 
 
 def measure_throughput(
-    workdir: Path, client: str, url: str, target_pid: int, users: int, warmup: float, seconds: float
+    workdir: Path,
+    client: str,
+    url: str,
+    target_pid: int,
+    users: int,
+    warmup: float,
+    seconds: float,
+    rate: float | None = None,
 ) -> dict[str, Any]:
+    """Closed model: `users` with zero wait. Open model (`rate`): the pacer asked for more
+    than it can send (at most `users` in flight), so what it sends is its capacity."""
     gen = Generator(workdir, client, url, users)
     try:
-        gen.swarm(users)
+        if rate is None:
+            gen.swarm(users)
+        else:
+            http(f"{gen.web}/bench/rate/{rate}/{users}", "POST", {})
         wait_until(lambda: target_count(url)["requests"] > 100, 60, f"{client} requests")
         time.sleep(warmup)  # a fixed warm-up interval: JIT-free Python still fills caches, pools
         c0, t0 = target_count(url)["requests"], time.monotonic()
@@ -226,7 +238,7 @@ def measure_throughput(
         gen.close()
     rps = (c1 - c0) / (t1 - t0)
     return {
-        "client": client,
+        "client": client if rate is None else f"{client}-open",
         "users": users,
         "rps": round(rps, 1),
         "worker_cpu_percent": round(w_cpu, 1),
@@ -322,54 +334,62 @@ def _error(reported: float | None, true: float) -> float | None:
     return None if reported is None else round(abs(reported - true) / true, 4)
 
 
+class Server:
+    """A running truth server: the simulator (SigV4 verified) or the timed target
+    (bench/target.py with the same distribution, fast enough for high rates)."""
+
+    def __init__(self, workdir: Path, kind: str, median: float, p99: float) -> None:
+        self.kind = kind
+        start = start_simulator if kind == "simulator" else start_timed_target
+        self.proc = start(workdir, median, p99)
+        self.url = first_line_url(self.proc)
+        self.truth = Truth(self.url, kind == "simulator")
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        stop(self.proc)
+
+
 def measure_fidelity(
     workdir: Path,
-    server: str,
+    server: Server,
     users: int,
     warmup: float,
     seconds: float,
-    median: float,
-    p99: float,
     rate: float | None = None,
 ) -> dict[str, Any]:
     """Reported vs the server's own latency: closed (`users`), or open (`rate` req/s,
-    at most `users` in flight). `server`: "simulator" (SigV4 verified) or "timed"
-    (bench/target.py with the same distribution, fast enough for high rates)."""
-    start = start_simulator if server == "simulator" else start_timed_target
-    proc = start(workdir, median, p99)
+    at most `users` in flight)."""
+    gen = Generator(workdir, "fast", server.url, users)
     try:
-        url = first_line_url(proc)
-        truth = Truth(url, server == "simulator")
-        gen = Generator(workdir, "fast", url, users)
-        try:
-            if rate is None:
-                gen.swarm(users)
-            else:
-                http(f"{gen.web}/bench/rate/{rate}/{users}", "POST", {})
-            wait_until(lambda: gen.result()["requestsByPhase"]["warmup"] > 100, 60, "warmup")
-            time.sleep(warmup)  # fixed warm-up interval
-            truth.reset()
-            gen.phase("measure")
-            server_cpu, worker_cpu = CpuSample(proc.pid), CpuSample(gen.worker.pid)
-            t0 = time.monotonic()
-            time.sleep(seconds)  # the measurement window
-            gen.phase("done")
-            elapsed = time.monotonic() - t0
-            s_cpu, w_cpu = server_cpu.percent(), worker_cpu.percent()
-            # the worker's final flush: its last statistics and its fine histograms
-            measured = wait_until(
-                lambda: (r := gen.result())["flushed"] == 1 and r, 60, "the worker's flush"
-            )
-        finally:
-            gen.close()
-        true = truth.summary()
+        if rate is None:
+            gen.swarm(users)
+        else:
+            http(f"{gen.web}/bench/rate/{rate}/{users}", "POST", {})
+        wait_until(lambda: gen.result()["requestsByPhase"]["warmup"] > 100, 60, "warmup")
+        time.sleep(warmup)  # fixed warm-up interval
+        server.truth.reset()
+        gen.phase("measure")
+        server_cpu, worker_cpu = CpuSample(server.proc.pid), CpuSample(gen.worker.pid)
+        t0 = time.monotonic()
+        time.sleep(seconds)  # the measurement window
+        gen.phase("done")
+        elapsed = time.monotonic() - t0
+        s_cpu, w_cpu = server_cpu.percent(), worker_cpu.percent()
+        # the worker's final flush: its last statistics and its fine histograms
+        measured = wait_until(
+            lambda: (r := gen.result())["flushed"] == 1 and r, 60, "the worker's flush"
+        )
     finally:
-        stop(proc)
+        gen.close()
+    true = server.truth.summary()
     reported = measured["latencyMs"]
     service = measured.get("serviceLatencyMs") or {}
     return {
         "mode": "closed" if rate is None else "open",
-        "server": server,
+        "server": server.kind,
         "users" if rate is None else "max_in_flight": users,
         "target_rps": rate,
         "rps": round(measured["requests"] / elapsed, 1),
@@ -410,25 +430,49 @@ MEDIAN_MS, P99_MS = 20.0, 50.0  # the known service-time distribution (lognormal
 LOAD_FRACTION = 0.8  # fidelity at this fraction of the fast client's capacity
 
 
-def fidelity_runs(args: argparse.Namespace, workdir: Path, capacity: float) -> dict[str, Any]:
-    """Closed and open model at LOAD_FRACTION of `capacity` (timed target), and at a
-    low rate against the SigV4-verifying simulator."""
-    rate = round(LOAD_FRACTION * capacity, -2)
+def fidelity_runs(
+    args: argparse.Namespace, workdir: Path, canned: tuple[float, float]
+) -> dict[str, Any]:
+    """Closed and open model at LOAD_FRACTION of the worker's capacity against the
+    timed target, and at a low rate against the SigV4-verifying simulator.
+
+    The capacity is measured against the timed target itself, as requests per second of
+    worker CPU at half of `canned` (the capacities against the instant target): with
+    20 ms responses more requests are in flight and each costs the worker more CPU,
+    and a saturated worker batches its work, so what it sends saturated overstates
+    what it sends with its latency intact."""
     mean_s = ServiceTime("lognormal", MEDIAN_MS, P99_MS).mean_ms / 1000.0
-    users = max(1, round(rate * mean_s))  # Little's law: users for `rate` in a closed loop
-    cap = max(1000, round(4 * rate * mean_s))
-    common = (args.warmup, args.seconds, MEDIAN_MS, P99_MS)
     runs: dict[str, Any] = {}
-    for name, server, load, open_rate in (
-        ("closed_high", "timed", users, None),
-        ("open_high", "timed", cap, rate),
-        ("closed_simulator", "simulator", args.fidelity_users, None),
-        ("open_simulator", "simulator", 1000, args.open_rate),
-    ):
-        runs[name] = measure_fidelity(workdir, server, load, *common, rate=open_rate)
-        runs[name]["load_fraction"] = round(runs[name]["rps"] / capacity, 2)
-        print(f"  {name}: {runs[name]}", flush=True)
-    return runs
+    common = (args.warmup, args.seconds)
+    with Server(workdir, "timed", MEDIAN_MS, P99_MS) as timed:
+        closed_cap = measure_throughput(
+            workdir, "fast", timed.url, timed.proc.pid, round(0.5 * canned[0] * mean_s), *common
+        )["rps_per_core"]
+        open_cap = measure_throughput(
+            workdir, "fast", timed.url, timed.proc.pid, 1000, *common, rate=round(0.5 * canned[1])
+        )["rps_per_core"]
+        rate = round(LOAD_FRACTION * open_cap, -1)
+        # Little's law: the users that offer LOAD_FRACTION of the capacity in a closed loop
+        users = max(1, round(LOAD_FRACTION * closed_cap * mean_s))
+        runs["closed_high"] = measure_fidelity(workdir, timed, users, *common)
+        runs["open_high"] = measure_fidelity(
+            workdir, timed, max(1000, round(4 * rate * mean_s)), *common, rate=rate
+        )
+        runs["closed_high"]["load_fraction"] = round(runs["closed_high"]["rps"] / closed_cap, 2)
+        runs["open_high"]["load_fraction"] = round(runs["open_high"]["rps"] / open_cap, 2)
+    with Server(workdir, "simulator", MEDIAN_MS, P99_MS) as simulator:
+        runs["closed_simulator"] = measure_fidelity(
+            workdir, simulator, args.fidelity_users, *common
+        )
+        runs["open_simulator"] = measure_fidelity(
+            workdir, simulator, 1000, *common, rate=args.open_rate
+        )
+        for name in ("closed_simulator", "open_simulator"):
+            full = closed_cap if name.startswith("closed") else open_cap
+            runs[name]["load_fraction"] = round(runs[name]["rps"] / full, 2)
+    for name, row in runs.items():
+        print(f"  {name}: {row}", flush=True)
+    return {"capacity_rps_per_core": {"closed": closed_cap, "open": open_cap}, **runs}
 
 
 def main() -> int:
@@ -442,7 +486,10 @@ def main() -> int:
     parser.add_argument(
         "--capacity",
         type=float,
-        help="the fast client's req/s per core for the fidelity runs (default: measured)",
+        nargs=2,
+        metavar=("CLOSED", "OPEN"),
+        help="with --only fidelity: the fast client's req/s per core against the instant "
+        "target, closed and open model (default: measured)",
     )
     parser.add_argument("--only", choices=("throughput", "fidelity"), help="one part only")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-output")
@@ -462,14 +509,16 @@ def main() -> int:
         if args.only != "fidelity":
             results.update(cost(args, workdir))
         if args.only != "throughput":
-            capacity = args.capacity or results["rps_per_core"]["fast"]
-            runs = fidelity_runs(args, workdir, capacity)
+            canned = args.capacity or (
+                results["rps_per_core"]["fast"],
+                results["rps_per_core"]["fast_open"],
+            )
+            runs = fidelity_runs(args, workdir, canned)
             high = (runs["closed_high"], runs["open_high"])
             results["fidelity"] = {
                 # the worst of closed and open at LOAD_FRACTION of the capacity
                 "p50_error": max(r["p50_error"] for r in high),
                 "p99_error": max(r["p99_error"] for r in high),
-                "capacity_rps_per_core": capacity,
                 **runs,
             }
     (args.output / "results.json").write_text(json.dumps(results, indent=2))
@@ -492,6 +541,17 @@ def cost(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             )
             for client in ("boto3", "fast", "raw")
         }
+        # the open model's own capacity: asked for twice what the closed model sends
+        throughput["fast-open"] = measure_throughput(
+            workdir,
+            "fast",
+            url,
+            target.pid,
+            1000,
+            args.warmup,
+            args.seconds,
+            rate=round(2 * throughput["fast"]["rps_per_core"], -2),
+        )
         for row in throughput.values():
             print(f"  {row}", flush=True)
         memory = {
@@ -500,7 +560,7 @@ def cost(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         }
     finally:
         stop(target)
-    rps = {k: v["rps_per_core"] for k, v in throughput.items()}
+    rps = {k.replace("-", "_"): v["rps_per_core"] for k, v in throughput.items()}
     return {
         "rps_per_core": rps,
         "ratios": {
@@ -524,12 +584,12 @@ def print_table(r: dict[str, Any]) -> None:
     print(f"\nendpoint-loadtest bench  {r['date']}  {r['machine']['cpu']} x{r['machine']['cores']}")
     if "throughput" in r:
         print(
-            f"{'client':8} {'users':>5} {'req/s':>9} {'gen CPU%':>9} {'req/s/core':>11}"
+            f"{'client':10} {'users':>5} {'req/s':>9} {'gen CPU%':>9} {'req/s/core':>11}"
             f" {'target CPU%':>12}"
         )
         for row in r["throughput"].values():
             print(
-                f"{row['client']:8} {row['users']:>5} {row['rps']:>9.0f}"
+                f"{row['client']:10} {row['users']:>5} {row['rps']:>9.0f}"
                 f" {row['worker_cpu_percent']:>9.0f}"
                 f" {row['rps_per_core']:>11.0f} {row['target_cpu_percent']:>12.0f}"
             )
@@ -548,7 +608,8 @@ def print_table(r: dict[str, Any]) -> None:
     f = r["fidelity"]
     print(
         f"\nlatency fidelity (fast client; lognormal p50 {MEDIAN_MS:g} / p99 {P99_MS:g} ms; "
-        f"capacity {f['capacity_rps_per_core']:.0f} req/s/core)"
+        f"capacity {f['capacity_rps_per_core']['closed']:.0f} closed, "
+        f"{f['capacity_rps_per_core']['open']:.0f} open req/s/core)"
     )
     print(
         f"{'run':17} {'req/s':>7} {'load':>5} {'gen CPU%':>8} {'p50 rep/true':>15}"
