@@ -430,6 +430,53 @@ MEDIAN_MS, P99_MS = 20.0, 50.0  # the known service-time distribution (lognormal
 LOAD_FRACTION = 0.8  # fidelity at this fraction of the fast client's capacity
 
 
+def measure_baseline(server: Server, requests: int = 600) -> dict[str, Any]:
+    """What any client sees beyond the server's own time: one blocking socket client on
+    the worker's core, one request at a time, prebuilt bytes, no event loop. The
+    difference to the truth is the loopback and the server's own reading and writing,
+    not the generator's error."""
+    request = (
+        b"POST /endpoints/sim-endpoint/invocations HTTP/1.1\r\nHost: bench\r\n"
+        b"Content-Type: application/json\r\nContent-Length: "
+        + str(len(BODY)).encode()
+        + b"\r\n\r\n"
+        + BODY.encode()
+    )
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {int(GEN_CPU)})
+    try:
+        with socket.create_connection((host, int(port))) as sock:
+
+            def one() -> float:
+                started = time.perf_counter()
+                sock.sendall(request)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += sock.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                while len(rest) < length:
+                    rest += sock.recv(65536)
+                return (time.perf_counter() - started) * 1000.0
+
+            one()
+            server.truth.reset()
+            seen = sorted(one() for _ in range(requests))
+    finally:
+        os.sched_setaffinity(0, affinity)
+    true = server.truth.summary()
+    p50 = seen[max(1, -(-requests // 2)) - 1]
+    return {
+        "requests": requests,
+        "client_p50_ms": round(p50, 3),
+        "true_p50_ms": round(true["p50"], 3),
+        "client_mean_ms": round(sum(seen) / requests, 3),
+        "true_mean_ms": round(true["mean"], 3),
+        "overhead_ms": round(sum(seen) / requests - true["mean"], 3),
+    }
+
+
 def fidelity_runs(
     args: argparse.Namespace, workdir: Path, canned: tuple[float, float]
 ) -> dict[str, Any]:
@@ -445,6 +492,7 @@ def fidelity_runs(
     runs: dict[str, Any] = {}
     common = (args.warmup, args.seconds)
     with Server(workdir, "timed", MEDIAN_MS, P99_MS) as timed:
+        baseline = measure_baseline(timed)
         closed_cap = measure_throughput(
             workdir, "fast", timed.url, timed.proc.pid, round(0.5 * canned[0] * mean_s), *common
         )["rps_per_core"]
@@ -472,7 +520,11 @@ def fidelity_runs(
             runs[name]["load_fraction"] = round(runs[name]["rps"] / full, 2)
     for name, row in runs.items():
         print(f"  {name}: {row}", flush=True)
-    return {"capacity_rps_per_core": {"closed": closed_cap, "open": open_cap}, **runs}
+    return {
+        "capacity_rps_per_core": {"closed": closed_cap, "open": open_cap},
+        "baseline": baseline,
+        **runs,
+    }
 
 
 def main() -> int:
@@ -626,6 +678,12 @@ def print_table(r: dict[str, Any]) -> None:
             f" {_pct(row['p99_error']):>5}"
             f"  {_pct(row['service_p50_error'])}/{_pct(row['service_p99_error'])}"
         )
+    b = f["baseline"]
+    print(
+        f"baseline: one blocking client, one request at a time: mean {b['client_mean_ms']} vs "
+        f"true {b['true_mean_ms']} ms: {b['overhead_ms']} ms that any client sees (loopback, "
+        f"the server's own reading and writing)"
+    )
     print(
         f"fidelity at {LOAD_FRACTION:.0%} of capacity (worst of closed/open): "
         f"p50 {f['p50_error']:.1%}, p99 {f['p99_error']:.1%} (target <= 5%)"

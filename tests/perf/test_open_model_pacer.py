@@ -19,6 +19,7 @@ from endpoint_loadtest.engine.judge import judge
 from endpoint_loadtest.engine.results import results_from_window
 from endpoint_loadtest.loadgen.open_model import (
     LATE_TOLERANCE_SECONDS,
+    SEND_AHEAD_SECONDS,
     ArrivalClock,
     Pacer,
     Shortfall,
@@ -124,10 +125,12 @@ def test_paced_rate_under_gevent_and_stop_at_done() -> None:
     while pacer.in_flight:
         gevent.sleep(0.001)
     # slots at 0, 1/200, ... up to the last before `done`, which the pacer may not reach
-    assert 200 * elapsed - 3 <= len(sent) <= 200 * elapsed + 1
+    assert 200 * elapsed - 3 <= len(sent) <= 200 * elapsed + 2
     assert pacer.shortfall.intended == len(sent)
     assert pacer.shortfall.total == 0
     assert max(sent) < LATE_TOLERANCE_SECONDS
+    # never earlier than the timer's resolution (the pacer wakes that much ahead)
+    assert min(sent) >= -SEND_AHEAD_SECONDS
 
 
 # ------------------------------------------------------------------ latency
@@ -173,6 +176,14 @@ environment.events.request.add_listener(
 sender = RequestSender(environment, SlowUser())
 sender(time.perf_counter() - 0.1, MEASURE)  # sent 100 ms after its intended start
 sender(time.perf_counter(), WARMUP)
+early = latency.WindowLatency()
+latency.WINDOW, saved = early, latency.WINDOW
+import endpoint_loadtest.loadgen.open_model as open_model
+open_model.WINDOW = early
+other = locust.env.Environment()
+other.stats = locust.stats.RequestStats()
+RequestSender(other, SlowUser())(time.perf_counter() + 0.5, MEASURE)  # 500 ms *early*
+open_model.WINDOW = latency.WINDOW = saved
 closed = locust.stats.RequestStats()
 closed.log_request("InvokeEndpoint", "ep", 12, 3)
 print(json.dumps({
@@ -185,6 +196,7 @@ print(json.dumps({
         latency.merge_messages([latency.WINDOW.to_message()]),
     ),
     "window": latency.WINDOW.to_message(),
+    "early": early.to_message(),
 }))
 """
 
@@ -207,6 +219,10 @@ def test_latency_from_intended_start_and_service_time_apart() -> None:
     window = out["window"]
     assert [count for _, count in window["latency"]] == [1]
     assert [count for _, count in window["service"]] == [1]
+    # sent early: timed from the actual send, never from a future intended start
+    (early_latency,) = out["early"]["latency"]
+    (early_service,) = out["early"]["service"]
+    assert early_latency == early_service and 18_000 <= early_latency[0] < 100_000
     fine = out["fine"]
     assert abs(fine["latencyMs"]["p50"] - result["latencyMs"]["max"]) <= 0.005 * 250
     assert fine["latencyMs"]["p50"] - fine["serviceLatencyMs"]["p50"] >= 99

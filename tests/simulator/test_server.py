@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -113,15 +114,22 @@ def test_throttle_overload_and_timeout(errors_sim) -> None:
     assert error.response["Error"]["Code"] == "ThrottlingException"
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
-    def call(_):
+    # One vCPU, no queue, 300 ms per request: of 4 sent at once, 1 is served. The
+    # clients are made first (seconds on a busy machine) and a barrier releases the 4
+    # sends together, so they all arrive within the first one's 300 ms.
+    clients = [errors_sim.client() for _ in range(4)]
+    start = threading.Barrier(4)
+
+    def call(tiny_client):
+        start.wait()
         try:
-            errors_sim.client().invoke_endpoint(EndpointName="tiny", Body=BODY)
+            tiny_client.invoke_endpoint(EndpointName="tiny", Body=BODY)
             return "ok"
         except ClientError as exc:
             return exc.response["Error"]["Code"]
 
     with ThreadPoolExecutor(4) as pool:
-        results = sorted(pool.map(call, range(4)))
+        results = sorted(pool.map(call, clients))
     assert results == ["ServiceUnavailable"] * 3 + ["ok"]
 
     error = _error(lambda: client.invoke_endpoint(EndpointName="slow", Body=BODY))

@@ -10,15 +10,21 @@ pacing greenlet:
 - at each intended time the pacer spawns one request greenlet, unless the worker's
   share of load.maxInFlight is already in flight: then that send is not made;
 - a send made more than LATE_TOLERANCE_SECONDS after its intended time (the pacer fell
-  behind: a busy CPU, a blocked loop) is still made, and counted as late.
+  behind: a busy CPU, a blocked loop) is still made, and counted as late;
+- gevent's timers fire on whole milliseconds (libev's epoll backend rounds its timeout
+  up), so a pacer that slept until each intended time would send every request about
+  half a millisecond late on average. It wakes up to SEND_AHEAD_SECONDS early instead
+  and sends what is due by then: a request is never late because of the timer, and
+  one sent early is timed from its actual send (never from a future intended time).
 
 Dropped and late sends of the measurement window are the *shortfall*; with the number
 of intended sends they go to the master with the worker's final flush. Nothing is
 skipped silently.
 
 Each call is reported once, under the phase in which it was sent (phases.py), with
-response_time measured from the *intended* start: time spent waiting in the generator
-is part of the latency (no coordinated omission). The service time, from the actual
+response_time measured from the *intended* start (or the actual send, if that was
+earlier): time spent waiting in the generator is part of the latency (no coordinated
+omission). The service time, from the actual
 send, goes into a second statistics entry ("<type> (service)") logged directly on the
 entry, so Locust's totals and the window's request counts do not count it.
 """
@@ -52,6 +58,8 @@ if TYPE_CHECKING:  # importing locust monkey-patches the process; the pacer need
 log = logging.getLogger("elt.open_model")
 
 LATE_TOLERANCE_SECONDS = 0.1
+# How early a send may be made: the resolution of gevent's (libev's) timers.
+SEND_AHEAD_SECONDS = 0.001
 # How long the pacer sleeps at most between checks (a rate change or `done` is seen
 # within this even at a very low rate).
 MAX_SLEEP_SECONDS = 0.25
@@ -172,9 +180,11 @@ class Pacer:
         while self.tracker.phase != DONE:
             assert self.arrivals is not None
             now = self.clock()
-            for intended in self.arrivals.due(now):
+            for intended in self.arrivals.due(now + SEND_AHEAD_SECONDS):
                 self.slot(intended, now)
-            wait = min(self.arrivals.next_time - self.clock(), MAX_SLEEP_SECONDS)
+            wait = min(
+                self.arrivals.next_time - SEND_AHEAD_SECONDS - self.clock(), MAX_SLEEP_SECONDS
+            )
             self._woken.clear()
             if wait > 0:
                 self._woken.wait(timeout=wait)
@@ -200,7 +210,8 @@ class RequestSender:
         except RequestFailure as error:
             failure = error
         ended = time.perf_counter()
-        latency_ms, service_ms = (ended - intended) * 1000.0, (ended - sent) * 1000.0
+        start = min(intended, sent)  # late: from the intended start; early: from the send
+        latency_ms, service_ms = (ended - start) * 1000.0, (ended - sent) * 1000.0
         WINDOW.record(phase, LATENCY, latency_ms)
         WINDOW.record(phase, SERVICE, service_ms)
         self.environment.events.request.fire(
@@ -211,7 +222,7 @@ class RequestSender:
             response=None,
             context={},
             exception=failure,
-            start_time=time.time() - (ended - intended),
+            start_time=time.time() - (ended - start),
         )
         # Directly on the entry: not in Locust's totals, not an extra request.
         self.environment.stats.get(body.name, request_type(service_type(self.base), phase)).log(
