@@ -24,9 +24,9 @@ skipped silently.
 Each call is reported once, under the phase in which it was sent (phases.py), with
 response_time measured from the *intended* start (or the actual send, if that was
 earlier): time spent waiting in the generator is part of the latency (no coordinated
-omission). The service time, from the actual
-send, goes into a second statistics entry ("<type> (service)") logged directly on the
-entry, so Locust's totals and the window's request counts do not count it.
+omission). The service time, from the actual send, goes into a second statistics entry
+("<type> (service)") logged directly on the entry, so Locust's totals and the window's
+request counts do not count it.
 """
 
 from __future__ import annotations
