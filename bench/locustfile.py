@@ -19,7 +19,7 @@ from locust import FastHttpUser, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from endpoint_loadtest.loadgen import latency, phases
+from endpoint_loadtest.loadgen import latency, open_model, phases
 from endpoint_loadtest.loadgen.conductor import on_worker_phase
 from endpoint_loadtest.loadgen.window_stats import window_result
 
@@ -84,6 +84,5 @@ def _on_init(environment: Environment, **_: object) -> None:
         result = window_result(runner.stats, BASE_TYPE, histograms)
         open_figures = [f["openModel"] for f in flushed.values() if f.get("openModel")]
         if open_figures:  # open model: intended sends, and those not made on time
-            result["intendedRequests"] = sum(f["intended"] for f in open_figures)
-            result["shortfall"] = sum(f["late"] + f["dropped"] for f in open_figures)
+            result.update(open_model.window_totals(open_figures))
         return jsonify({**result, "flushed": len(flushed)})

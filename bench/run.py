@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from array import array
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import psutil
 
 from endpoint_loadtest.simulator.config import ServiceTime
+from endpoint_loadtest.simulator.stats import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILE = ROOT / "bench" / "locustfile.py"
@@ -462,18 +464,17 @@ def measure_baseline(server: Server, requests: int = 600) -> dict[str, Any]:
 
             one()
             server.truth.reset()
-            seen = sorted(one() for _ in range(requests))
+            seen = [one() for _ in range(requests)]
     finally:
         os.sched_setaffinity(0, affinity)
-    true = server.truth.summary()
-    p50 = seen[max(1, -(-requests // 2)) - 1]
+    true, client = server.truth.summary(), summarize(array("d", seen))
     return {
         "requests": requests,
-        "client_p50_ms": round(p50, 3),
+        "client_p50_ms": round(client["p50"], 3),
         "true_p50_ms": round(true["p50"], 3),
-        "client_mean_ms": round(sum(seen) / requests, 3),
+        "client_mean_ms": round(client["mean"], 3),
         "true_mean_ms": round(true["mean"], 3),
-        "overhead_ms": round(sum(seen) / requests - true["mean"], 3),
+        "overhead_ms": round(client["mean"] - true["mean"], 3),
     }
 
 

@@ -8,8 +8,8 @@ With --service-time-ms (and --service-time-p99-ms, lognormal as in the simulator
 holds each request for a time drawn from that known distribution before answering,
 and records, per request, the server-side time from request read to response sent:
 the truth against which the latency fidelity at high rates is measured (the
-simulator, with SigV4 verification, serves about a quarter of one generator core's
-rate, so it cannot be the truth at 80% of the generator's capacity).
+simulator, with SigV4 verification, serves far fewer requests per core than one
+generator core sends, so it cannot be the truth at 80% of the generator's capacity).
 
 GET /_count answers {"requests": n, "connections": open connections};
 GET /_stats the truth summary (count, mean, p50, p90, p99 in ms, nearest rank);

@@ -236,11 +236,7 @@ class Conductor:
         result["workers"] = len(self.window_workers)
         result["interrupted"] = self.interrupted
         if self.config.schedule.open_model:
-            figures = self.open_figures.values()
-            result["intendedRequests"] = sum(f.get("intended", 0) for f in figures)
-            result["lateSends"] = sum(f.get("late", 0) for f in figures)
-            result["droppedSends"] = sum(f.get("dropped", 0) for f in figures)
-            result["shortfall"] = result["lateSends"] + result["droppedSends"]
+            result.update(open_model.window_totals(self.open_figures.values()))
         self.result = result
         self.state, self.message = FINISHED, "finished"
         self.runner.stop()

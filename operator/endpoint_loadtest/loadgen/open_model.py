@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -246,3 +246,16 @@ def on_rate(environment: Environment, rate: float, cap: int) -> None:
 def flush_figures() -> dict[str, int] | None:
     """What the final flush reports: the window's intended sends and shortfall."""
     return PACER.shortfall.as_message() if PACER is not None else None
+
+
+def window_totals(figures: Iterable[dict[str, int]]) -> dict[str, int]:
+    """The master's sum of the workers' flushed figures (flush_figures), as result keys."""
+    figures = list(figures)
+    late = sum(f.get("late", 0) for f in figures)
+    dropped = sum(f.get("dropped", 0) for f in figures)
+    return {
+        "intendedRequests": sum(f.get("intended", 0) for f in figures),
+        "lateSends": late,
+        "droppedSends": dropped,
+        "shortfall": late + dropped,
+    }

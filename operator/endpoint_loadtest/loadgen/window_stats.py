@@ -43,15 +43,13 @@ def _latency(entry: StatsEntry, histogram: LatencyHistogram | None) -> dict[str,
             entry.method,
         )
         histogram = None
+    percentile = (
+        histogram.percentile
+        if histogram is not None
+        else lambda fraction: float(entry.get_response_time_percentile(fraction))
+    )
     latency: dict[str, float | None] = {
-        key: (
-            None
-            if not has_samples
-            else histogram.percentile(fraction)
-            if histogram is not None
-            else float(entry.get_response_time_percentile(fraction))
-        )
-        for key, fraction in PERCENTILES.items()
+        key: percentile(fraction) if has_samples else None for key, fraction in PERCENTILES.items()
     }
     latency["mean"] = round(entry.avg_response_time, 3) if has_samples else None
     latency["max"] = round(entry.max_response_time, 3) if has_samples else None

@@ -336,8 +336,9 @@ async def publish_loop(
                 await asyncio.wait_for(stop.wait(), timeout=remaining)
         stopping = stop.is_set()
         snapshots = collector.close(loop.time(), None if stopping else boundary)
-        for snapshot in snapshots if publisher is not None else ():
-            data = build_metric_data(snapshot, endpoints, fmt)  # in order: oldest first
-            await loop.run_in_executor(None, publisher.publish, data)
+        if publisher is not None:
+            for snapshot in snapshots:  # in order: oldest first
+                data = build_metric_data(snapshot, endpoints, fmt)
+                await loop.run_in_executor(None, publisher.publish, data)
         if stopping:
             return
