@@ -1,11 +1,12 @@
 # Test-cluster targets (owned by the test-cluster work): cluster-tools, cluster-up, cluster-down.
 # Versions: hack/versions.env. Docs: docs/test-cluster.md.
-CLUSTER_TOOLS := kube-apiserver kube-controller-manager kube-scheduler kubectl etcd helm
+CLUSTER_TOOLS := kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy \
+	etcd helm containerd containerd-shim-runc-v2 ctr coredns
 CLUSTER_DIR := .cluster
 
 .PHONY: cluster-tools cluster-up cluster-down cluster-status
 
-cluster-tools: ## build kube-apiserver, controller-manager, scheduler, kubectl, etcd, helm into bin/ (cached)
+cluster-tools: ## the node's Debian packages, then the control plane, kubelet, kube-proxy, etcd, helm, containerd, coredns into bin/ (cached)
 	@bash hack/build-cluster-tools.sh all
 
 cluster-up: venv cluster-tools ## start the local control plane and node; kubeconfig in .cluster/kubeconfig
