@@ -31,7 +31,7 @@ crds: venv ## render crds/ from the pydantic models (and the chart's copy)
 unit: venv ## the fast tests: no cluster, no Locust processes
 	$(PY) -m pytest -m "not cluster and not e2e and not slow"
 
-test: venv cluster-tools ## the whole suite (what CI runs)
+test: lint cluster-tools image ## lint, then the whole suite (what CI runs; builds the tools and images first)
 	$(PY) -m pytest
 
 demo: venv ## a whole load test against the SageMaker simulator, output in demo-output/

@@ -9,7 +9,7 @@ CLUSTER_DIR := .cluster
 cluster-tools: ## the node's Debian packages, then the control plane, kubelet, kube-proxy, etcd, helm, containerd, coredns into bin/ (cached)
 	@bash hack/build-cluster-tools.sh all
 
-cluster-up: venv cluster-tools ## start the local control plane and node; kubeconfig in .cluster/kubeconfig
+cluster-up: venv cluster-tools image ## start the local control plane and node; kubeconfig in .cluster/kubeconfig
 	@PYTHONPATH=tests $(PY) -m localcluster up --dir $(CLUSTER_DIR)
 
 cluster-down: ## stop the cluster started by cluster-up and remove its data
