@@ -148,13 +148,16 @@ build_containerd() {
 	log "containerd $CONTAINERD_VERSION: done"
 }
 
-# CoreDNS from hack/coredns/main.go: only the plugins of a cluster DNS.
+# CoreDNS from hack/coredns/main.go: only the plugins of a cluster DNS. Rebuilt when the
+# version or the plugin list (main.go) changes.
 build_coredns() {
-	if up_to_date coredns "$COREDNS_VERSION"; then
+	cd "$HACK/coredns"
+	local stamp
+	stamp="$COREDNS_VERSION main.go-$(sha256sum main.go | cut -c1-12)"
+	if up_to_date coredns "$stamp"; then
 		log "coredns $COREDNS_VERSION: up to date"
 		return
 	fi
-	cd "$HACK/coredns"
 	if ! grep -q "github.com/coredns/coredns $COREDNS_VERSION" go.mod; then
 		log "coredns $COREDNS_VERSION: go get and go mod tidy (downloads the modules)"
 		go get "github.com/coredns/coredns@$COREDNS_VERSION"
@@ -165,7 +168,7 @@ build_coredns() {
 	log "coredns $COREDNS_VERSION: building (about 2 min from a cold cache)"
 	go build -v -trimpath -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" \
 		-o "$BIN/coredns" . 2>&1 | progress coredns
-	mark coredns "$COREDNS_VERSION"
+	mark coredns "$stamp"
 	log "coredns $COREDNS_VERSION: done"
 }
 
