@@ -1,4 +1,4 @@
-"""The operator as its chart installs it: a pod on the node agent, with the chart's
+"""The operator as its chart installs it: a pod of the image `make image` built, with the chart's
 ServiceAccount token (the RBAC under test is the chart's own), in a namespace that
 enforces Pod Security "restricted", carrying an EndpointLoadTest to its verdict."""
 
@@ -63,7 +63,10 @@ def test_chart_installs_an_operator_that_runs_a_test_to_its_verdict(
     ready = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
     assert ready["Ready"] == "True", pod["status"]
 
-    sim = simulator("--instances", "2", "--vcpus", "4", "--service-time-ms", "10")
+    sim = simulator(
+        "--instances", "2", "--vcpus", "4", "--service-time-ms", "10",
+        "--host", kube_cluster.host_address,
+    )  # fmt: skip
     env = sim.env()
     keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME")
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "aws-sim"},

@@ -67,16 +67,18 @@ def wait_gone(cluster: LocalCluster, path: str, timeout: float = 60) -> None:
 
 
 def python_deployment(
-    name: str, script: str, *, port: int | None = None, sa: str | None = None
+    name: str, script: str, image: str, *, port: int | None = None, sa: str | None = None
 ) -> dict[str, Any]:
-    """A Deployment of one python:3.11-slim container running `script`.
+    """A Deployment of one container of `image` (the product's: its Python has the
+    kubernetes client) running `script`.
 
     With `port`, the script gets its listen address from $(POD_IP) and the
     container gets a readiness probe on that port.
     """
     container: dict[str, Any] = {
         "name": "main",
-        "image": "python:3.11-slim",
+        "image": image,
+        "imagePullPolicy": "Never",
         "command": ["python3", "-c", script],
         "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
     }

@@ -33,7 +33,7 @@ http.server.HTTPServer((sys.argv[1], int(sys.argv[2])), H).serve_forever()
 
 HTTP_CLIENT = """
 import time, urllib.request
-url = "http://web.{ns}.svc:8080/"
+url = "http://web.{ns}.svc.cluster.local/"  # the Service port: kube-proxy, DNS
 while True:
     try:
         print("OK", urllib.request.urlopen(url, timeout=2).read().decode(), flush=True)
@@ -69,16 +69,25 @@ def web_service() -> dict:
 
 
 def test_deployment_service_dns(kube_cluster: LocalCluster, namespace: str) -> None:
-    apply(kube_cluster, namespace, python_deployment("web", HTTP_SERVER, port=8080), web_service())
+    apply(
+        kube_cluster,
+        namespace,
+        python_deployment("web", HTTP_SERVER, kube_cluster.image, port=8080),
+        web_service(),
+    )
     [web] = wait_ready_pods(kube_cluster, namespace, "app=web", 1)
     assert ipaddress.ip_address(web["status"]["podIP"]) in ipaddress.ip_network(
         kube_cluster.pod_cidr
     )
-    apply(kube_cluster, namespace, python_deployment("client", HTTP_CLIENT.format(ns=namespace)))
+    apply(
+        kube_cluster,
+        namespace,
+        python_deployment("client", HTTP_CLIENT.format(ns=namespace), kube_cluster.image),
+    )
     [client] = wait_ready_pods(kube_cluster, namespace, "app=client", 1)
     log = wait_log(kube_cluster, namespace, client["metadata"]["name"], "OK hello from web-")
     assert web["metadata"]["name"] in log
-    # kubectl logs goes apiserver -> node agent's kubelet port.
+    # kubectl logs goes apiserver -> the kubelet's port.
     out = kube_cluster.kubectl("logs", "-n", namespace, web["metadata"]["name"]).stdout
     assert "serving on" in out
 
@@ -86,14 +95,22 @@ def test_deployment_service_dns(kube_cluster: LocalCluster, namespace: str) -> N
 def test_garbage_collection_and_namespace_deletion(
     kube_cluster: LocalCluster, namespace: str
 ) -> None:
-    apply(kube_cluster, namespace, python_deployment("web", HTTP_SERVER, port=8080))
+    apply(
+        kube_cluster,
+        namespace,
+        python_deployment("web", HTTP_SERVER, kube_cluster.image, port=8080),
+    )
     wait_ready_pods(kube_cluster, namespace, "app=web", 1)
     rs_path = f"/apis/apps/v1/namespaces/{namespace}/replicasets"
     assert len(kube_cluster.api().get(rs_path)["items"]) == 1
     kube_cluster.kubectl("delete", "deployment", "web", "-n", namespace, "--wait=false")
     wait_until(lambda: not kube_cluster.api().get(rs_path)["items"], 30, what="ReplicaSet GC")
     wait_until(lambda: not pods(kube_cluster, namespace, "app=web"), 30, what="pods GC")
-    apply(kube_cluster, namespace, python_deployment("web", HTTP_SERVER, port=8080))
+    apply(
+        kube_cluster,
+        namespace,
+        python_deployment("web", HTTP_SERVER, kube_cluster.image, port=8080),
+    )
     wait_ready_pods(kube_cluster, namespace, "app=web", 1)
     kube_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
     wait_gone(kube_cluster, f"/api/v1/namespaces/{namespace}", timeout=60)
@@ -101,7 +118,12 @@ def test_garbage_collection_and_namespace_deletion(
 
 def test_service_account_rbac(kube_cluster: LocalCluster, namespace: str) -> None:
     sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "reader"}}
-    apply(kube_cluster, namespace, sa, python_deployment("lister", LIST_CONFIGMAPS, sa="reader"))
+    apply(
+        kube_cluster,
+        namespace,
+        sa,
+        python_deployment("lister", LIST_CONFIGMAPS, kube_cluster.image, sa="reader"),
+    )
     [pod] = wait_ready_pods(kube_cluster, namespace, "app=lister", 1)
     name = pod["metadata"]["name"]
     wait_log(kube_cluster, namespace, name, "STATUS 403")

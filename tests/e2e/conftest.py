@@ -1,9 +1,11 @@
-"""Fixtures for end-to-end operator tests on the local control plane.
+"""Fixtures for end-to-end operator tests on the local cluster (a real node).
 
 Each test gets its own namespace and its own operator process watching only that
 namespace, so a test can restart "the operator" without touching the others. The
-Locust pods reach the SageMaker simulator through a Secret of dummy credentials
-and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, exactly as a user would wire a real one.
+Locust pods run the product's image on the node; they reach the SageMaker simulator,
+a process on the host bound to the address the cluster gives pods for the host,
+through a Secret of dummy credentials and AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, exactly
+as a user would wire a real one.
 """
 
 from __future__ import annotations
@@ -125,7 +127,10 @@ def operator_replicas(
 @pytest.fixture
 def sim_endpoint(simulator: Callable[..., Any], kube_cluster: Any, namespace: str) -> Any:
     """A simulated endpoint plus the Secret the Locust pods use to reach it."""
-    sim = simulator("--instances", "2", "--vcpus", "4", "--service-time-ms", "10")
+    sim = simulator(
+        "--instances", "2", "--vcpus", "4", "--service-time-ms", "10",
+        "--host", kube_cluster.host_address,
+    )  # fmt: skip
     env = sim.env()
     secret = {
         "apiVersion": "v1",

@@ -1,4 +1,4 @@
-"""The operator end to end: kubectl apply, Locust pods on the node agent, a verdict."""
+"""The operator end to end: kubectl apply, Locust pods on the node, a verdict."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def cloudwatch_endpoint(simulator: Any, moto_server: str, kube_cluster: Any, nam
     """A simulated endpoint that publishes its CloudWatch metrics to moto every second."""
     sim = simulator(
         "--instances", "2", "--service-time-ms", "10", "--metrics-period", "1",
-        cloudwatch_url=moto_server,
+        "--host", kube_cluster.host_address, cloudwatch_url=moto_server,
     )  # fmt: skip
     env = sim.env()
     secret = {

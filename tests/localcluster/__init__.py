@@ -1,5 +1,6 @@
 """A real local Kubernetes test cluster: etcd, kube-apiserver, controller-manager,
-scheduler (built by `make cluster-tools`) and a node agent that runs pods as processes.
+scheduler and a real node (containerd, runc, CNI, kubelet, kube-proxy, CoreDNS), built
+by `make cluster-tools`, running the images `make image` builds.
 
 See docs/test-cluster.md. Entry points: `LocalCluster` (context manager),
 `python -m localcluster up|down|status`, and the pytest fixtures in
@@ -14,7 +15,7 @@ __all__ = ["ClusterError", "LocalCluster"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so the node agent (localcluster.node) does not import the harness.
+    # Lazy, so the reaper and the CLI import only what they use.
     if name in __all__:
         from localcluster import controlplane
 

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -19,12 +20,21 @@ from pathlib import Path
 import psutil
 
 from localcluster.controlplane import STOP_ORDER, ClusterError, LocalCluster
+from localcluster.node import claim, leftovers
+from localcluster.node.kubelet import kube_proxy_cleanup
 from localcluster.procs import kill_group, sweep, wait_gone
 
 
 def up(directory: Path) -> int:
     if (directory / "state.json").exists() and _alive(directory):
         print(f"a cluster is already running from {directory}; `make cluster-down` first")
+        return 1
+    running = claim.holder()
+    if running is not None:
+        print(
+            "cluster-up refused: a test cluster already runs on this machine (data dir "
+            f"{running.get('data_dir')}, pid {running.get('owner')}); one node per machine"
+        )
         return 1
     shutil.rmtree(directory, ignore_errors=True)
     cluster = LocalCluster(data_dir=directory, keep_data=True, reaper=False)
@@ -34,11 +44,14 @@ def up(directory: Path) -> int:
         print(f"cluster-up failed: {exc}", file=sys.stderr)
         return 1
     kubeconfig = cluster.kubeconfig.resolve()
-    print(f"Cluster up in {cluster.timings['start']:.1f}s: API {cluster.server}, "
-          f"node {cluster.node_name} (pod IPs {cluster.pod_cidr})")  # fmt: skip
+    print(
+        f"Cluster up in {cluster.timings['start']:.1f}s: API {cluster.server}, node "
+        f"{cluster.node_name} (pod IPs {cluster.pod_cidr}, host {cluster.host_address})"
+    )
     print(f"  export KUBECONFIG={kubeconfig}")
-    print("  bin/kubectl get nodes")
-    print(f"  logs: {directory}/logs (components), {directory}/pods (containers)")
+    print("  bin/kubectl get nodes -o wide")
+    print(f"  image: {cluster.image}")
+    print(f"  logs: {directory}/logs (components), {directory}/pod-logs (containers)")
     print("  stop with: make cluster-down")
     return 0
 
@@ -71,9 +84,13 @@ def down(directory: Path) -> int:
                 procs.append(psutil.Process(pid))
         for proc in wait_gone(procs, timeout=8):
             kill_group(proc.pid, signal.SIGKILL)
-    leftovers = sweep(state["id"])
+        if group == ["kube-proxy"]:
+            subprocess.run(kube_proxy_cleanup(), capture_output=True, timeout=30)
+    killed = sweep(state["id"])
+    leftovers.remove(directory.resolve())
+    claim.release(directory.resolve())
     shutil.rmtree(directory, ignore_errors=True)
-    extra = f" ({leftovers} leftover processes killed)" if leftovers else ""
+    extra = f" ({killed} leftover processes killed)" if killed else ""
     print(f"Cluster stopped in {time.monotonic() - t0:.1f}s and {directory} removed{extra}.")
     return 0
 

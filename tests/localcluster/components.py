@@ -32,6 +32,7 @@ CONTROLLERS = [
     "clusterrole-aggregation-controller",
     "replicationcontroller-controller",
     "horizontal-pod-autoscaler-controller",
+    "node-lifecycle-controller",  # lifts the not-ready taint once the kubelet reports Ready
 ]
 
 
@@ -42,7 +43,6 @@ class Ports:
     apiserver: int
     controller_manager: int
     scheduler: int
-    kubelet: int
 
 
 def etcd(data: Path, ports: Ports) -> list[str]:
@@ -62,12 +62,14 @@ def etcd(data: Path, ports: Ports) -> list[str]:
     ]
 
 
-def apiserver(data: Path, pki: Pki, ports: Ports) -> list[str]:
+def apiserver(data: Path, pki: Pki, ports: Ports, advertise: str) -> list[str]:
+    """Bound on all addresses and advertised at the node's bridge address: pods reach
+    it through the `kubernetes` Service, whose endpoint is that address."""
     url = f"https://127.0.0.1:{ports.apiserver}"
     return [
         str(binary("kube-apiserver")),
         f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
-        "--bind-address=127.0.0.1",
+        "--bind-address=0.0.0.0",
         f"--secure-port={ports.apiserver}",
         f"--cert-dir={data / 'apiserver-certs'}",
         f"--tls-cert-file={pki.apiserver_crt}",
@@ -85,8 +87,7 @@ def apiserver(data: Path, pki: Pki, ports: Ports) -> list[str]:
         f"--kubelet-client-key={pki.kubelet_client_key}",
         f"--kubelet-certificate-authority={pki.ca_crt}",
         "--kubelet-preferred-address-types=InternalIP,Hostname",
-        "--advertise-address=127.0.0.1",
-        "--endpoint-reconciler-type=none",
+        f"--advertise-address={advertise}",
         "--profiling=false",
         "--v=1",
     ]

@@ -8,11 +8,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(os.environ.get("LOCALCLUSTER_BIN", REPO_ROOT / "bin"))
 VERSIONS_FILE = REPO_ROOT / "hack" / "versions.env"
-IMAGES_FILE = Path(__file__).resolve().parent / "images.yaml"
 #: Env var set in every process the cluster starts, so a sweep can find leftovers.
 MARKER_ENV = "LOCALCLUSTER_ID"
-#: Env var with the pod's UID in every container process, to find escaped daemons.
-POD_MARKER_ENV = "LOCALCLUSTER_POD_UID"
 
 
 def versions() -> dict[str, str]:

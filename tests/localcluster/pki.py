@@ -1,8 +1,9 @@
 """The cluster's own certificates, made with the openssl CLI (no extra Python deps).
 
 One CA signs the API server's serving certificate, the admin client certificate
-(group system:masters), the API server's client certificate for the node agent's
-kubelet port, and the node agent's serving certificate; an RSA key pair signs
+(group system:masters), the API server's client certificate for the kubelet, the
+kubelet's serving certificate and its client certificate (system:node:<name>, so the
+Node authorizer and NodeRestriction treat it as a real node); an RSA key pair signs
 ServiceAccount tokens.
 """
 
@@ -40,6 +41,8 @@ class Pki:
     kubelet_client_key = property(lambda self: self.path("kubelet-client.key"))
     kubelet_crt = property(lambda self: self.path("kubelet.crt"))
     kubelet_key = property(lambda self: self.path("kubelet.key"))
+    node_client_crt = property(lambda self: self.path("node-client.crt"))
+    node_client_key = property(lambda self: self.path("node-client.key"))
     sa_key = property(lambda self: self.path("sa.key"))
     sa_pub = property(lambda self: self.path("sa.pub"))
 
@@ -70,7 +73,7 @@ def _leaf(pki: Pki, name: str, subject: str, sans: list[str], usage: str) -> Non
     )  # fmt: skip
 
 
-def make_pki(directory: Path, service_ip: str) -> Pki:
+def make_pki(directory: Path, service_ip: str, node_ip: str, node_name: str) -> Pki:
     """Create every key and certificate under `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     pki = Pki(directory)
@@ -81,13 +84,16 @@ def make_pki(directory: Path, service_ip: str) -> Pki:
         "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
     )  # fmt: skip
-    api_sans = ["IP:127.0.0.1", f"IP:{service_ip}"] + [f"DNS:{d}" for d in SERVICE_DNS]
+    api_sans = ["IP:127.0.0.1", f"IP:{service_ip}", f"IP:{node_ip}"]
+    api_sans += [f"DNS:{d}" for d in SERVICE_DNS]
     _leaf(pki, "apiserver", "/CN=kube-apiserver", api_sans, "serverAuth")
     _leaf(pki, "admin", "/O=system:masters/CN=localcluster-admin", [], "clientAuth")
     _leaf(pki, "kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", [],
           "clientAuth")  # fmt: skip
-    _leaf(pki, "kubelet", "/CN=localcluster-node", ["IP:127.0.0.1", "DNS:localhost"],
-          "serverAuth")  # fmt: skip
+    _leaf(pki, "kubelet", f"/CN={node_name}",
+          [f"IP:{node_ip}", "IP:127.0.0.1", f"DNS:{node_name}"], "serverAuth")  # fmt: skip
+    _leaf(pki, "node-client", f"/O=system:nodes/CN=system:node:{node_name}", [],
+          "clientAuth")  # fmt: skip
     _openssl("genrsa", "-out", pki.sa_key, "2048")
     _openssl("rsa", "-in", pki.sa_key, "-pubout", "-out", pki.sa_pub)
     return pki

@@ -9,8 +9,11 @@
   the session runs, so kopf and the kubernetes client find the cluster.
 
 The cluster is started lazily by the first test that asks for it and stopped at
-session end, also on failures and Ctrl-C; an atexit hook and a process sweep
-make sure no process outlives the session.
+session end, also on failures and Ctrl-C; an atexit hook, a process sweep and the
+node's leftover removal make sure nothing outlives the session.
+
+One node per machine: tests marked `own_cluster` start and stop clusters of their
+own, so they are run first, before anything starts the session's cluster.
 """
 
 from __future__ import annotations
@@ -30,6 +33,18 @@ from localcluster.procs import wait_for
 from localcluster.waiting import wait_until
 
 __all__ = ["wait_until"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "own_cluster: starts clusters of its own (one node per machine: runs before the "
+        "session's shared cluster starts)",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("own_cluster") is None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -2,7 +2,9 @@
 
 A watchdog started next to the cluster: if the process that owns the cluster
 dies without stopping it (SIGKILL, OOM, a hard crash of pytest), it kills every
-process carrying the cluster's marker and removes the data dir. When the owner
+process carrying the cluster's marker, removes what the node left on the machine
+(pods' processes, mounts, bridge, iptables chains, cgroups), releases the machine's
+claim and removes the data dir. When the owner
 stops the cluster normally, the owner's sweep ends the reaper as well (it carries
 the marker too).
 """
@@ -13,9 +15,11 @@ import shutil
 import signal
 import sys
 import time
+from pathlib import Path
 
 import psutil
 
+from localcluster.node import claim, leftovers
 from localcluster.procs import gone, sweep
 
 
@@ -30,6 +34,8 @@ def main() -> None:
     while parent is not None and not gone(parent):
         time.sleep(0.5)
     sweep(cluster_id)
+    leftovers.remove(Path(data_dir))
+    claim.release(Path(data_dir))
     if not keep:
         shutil.rmtree(data_dir, ignore_errors=True)
 
