@@ -1,5 +1,10 @@
 """Judge: the verdict from the measurement window's figures and the thresholds.
 
+minTPS is judged on the successful requests per second (successTps), latency limits on
+the successful requests' percentiles, and the error rate always (1% unless the spec
+says otherwise): a run where every request failed never passes. A failing verdict
+names the most frequent error types with the endpoint's own message for each.
+
 Inconclusive outranks Failed: when too few requests were made, a worker did not
 report, or the load generator itself was saturated, a failing figure may be the
 client's fault, not the endpoint's, so the run proves nothing either way.
@@ -17,6 +22,7 @@ from endpoint_loadtest.api.models import (
     Verdict,
     VerdictResult,
 )
+from endpoint_loadtest.loadgen.error_names import top_errors_text
 
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
 # Open model: the share of intended requests the generator may fail to send on time.
@@ -32,14 +38,15 @@ def threshold_checks(results: Results, thresholds: Thresholds) -> list[Check]:
     """One check per threshold the user set, in a stable order."""
     checks: list[Check] = []
     if thresholds.min_tps is not None:
-        ok = results.tps >= thresholds.min_tps
+        ok = results.success_tps >= thresholds.min_tps
         checks.append(
             _check(
                 "minTPS",
                 thresholds.min_tps,
-                round(results.tps, 2),
+                round(results.success_tps, 2),
                 ok,
-                f"TPS {results.tps:.1f} {'>=' if ok else '<'} {thresholds.min_tps:g}",
+                f"successful TPS {results.success_tps:.1f} {'>=' if ok else '<'} "
+                f"{thresholds.min_tps:g}",
             )
         )
     if thresholds.max_error_rate is not None:
@@ -255,10 +262,14 @@ def _judge(
             message="Inconclusive: " + "; ".join(reasons) + ".",
         )
     if failed:
+        errors = top_errors_text(results.errors_by_type, results.error_samples)
         return Verdict(
             result=VerdictResult.FAILED,
             checks=checks,
-            message="Failed: " + "; ".join(c.message for c in failed) + ".",
+            message="Failed: "
+            + "; ".join(c.message for c in failed)
+            + (f". Top errors: {errors}" if errors else "")
+            + ".",
         )
     return Verdict(
         result=VerdictResult.PASSED,
