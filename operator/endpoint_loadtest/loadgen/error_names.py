@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 OTHER = "other"
 NAME_MAX_CHARS = 64
@@ -36,6 +37,17 @@ def sanitize_type(code: object) -> str:
     return name or "UnknownError"
 
 
+_FAILURE_NAME = re.compile(r"^(?P<type>.*?)(?: \(HTTP (?P<status>\d{3})\))?$", re.DOTALL)
+
+
+def sanitize_name(name: object) -> str:
+    """A failure name (`Type` or `Type (HTTP 400)`) with its type sanitised."""
+    match = _FAILURE_NAME.match(str(name).strip())
+    assert match is not None  # the pattern matches any string
+    kind = sanitize_type(match.group("type"))
+    return f"{kind} (HTTP {match.group('status')})" if match.group("status") else kind
+
+
 class NameLimiter:
     """Admits the first MAX_NAMES_PER_PROCESS distinct names; later ones are `other`."""
 
@@ -55,14 +67,18 @@ class NameLimiter:
 LIMITER = NameLimiter()
 
 
-def top_counts(counts: Mapping[str, int], keep: int = TOP_ERRORS) -> dict[str, int]:
+Count = TypeVar("Count", int, float)
+
+
+def top_counts(counts: Mapping[str, Count], keep: int = TOP_ERRORS) -> dict[str, Count]:
     """At most `keep` entries: the largest counts, the rest summed under `other`."""
     if len(counts) <= keep:
         return dict(counts)
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    kept = {name: count for name, count in ranked[: keep - 1] if name != OTHER}
-    rest = sum(count for name, count in counts.items() if name not in kept)
-    return {**kept, OTHER: rest}
+    named = [item for item in counts.items() if item[0] != OTHER]
+    ranked = sorted(named, key=lambda item: (-item[1], item[0]))
+    kept = dict(ranked[: keep - 1])
+    rest = [count for name, count in counts.items() if name not in kept]
+    return {**kept, OTHER: sum(rest[1:], rest[0])}
 
 
 def sanitize_detail(text: object, echoes: Iterable[str] = ()) -> str:
