@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from endpoint_loadtest.api.durations import Duration, parse_duration
@@ -548,17 +548,39 @@ class Thresholds(ApiModel):
     )
 
 
+# Periods GetMetricData accepts: 1, 5, 10 and 30 (high-resolution data only) or
+# multiples of 60. Anything else CloudWatch refuses, and every scrape would fail.
+HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
+PERIOD_RULE = (
+    "cloudwatch.period must be a multiple of 60 (SageMaker publishes one-minute data; "
+    "1, 5, 10 and 30 only for high-resolution metrics): CloudWatch refuses other periods"
+)
+
+
 class CloudWatch(ApiModel):
     """Endpoint-side metrics from CloudWatch, beside the client-side view."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.period) || self.period in "
+                    f"{list(HIGH_RESOLUTION_PERIODS)} || self.period % 60 == 0",
+                    PERIOD_RULE,
+                    ".period",
+                )
+            ]
+        }
+    )
 
     enabled: bool = Field(default=False, description="Scrape the endpoint's CloudWatch metrics.")
     period: int = Field(
         default=60,
-        ge=60,
+        ge=1,
         le=3600,
-        multiple_of=60,
-        description="Metric period in seconds, a multiple of 60 (SageMaker publishes "
-        "one-minute data; CloudWatch refuses other periods for it).",
+        description="Metric period in seconds: a multiple of 60, as SageMaker publishes "
+        "one-minute data (1, 5, 10 or 30 only where the metrics are high-resolution, as "
+        "the simulator's can be).",
     )
     instance_vcpus: int | None = Field(
         default=None,
@@ -574,6 +596,13 @@ class CloudWatch(ApiModel):
         description="How long after the window's last period ends to wait for CloudWatch to "
         "publish it (it arrives with a delay) before judging with what is there.",
     )
+
+    @field_validator("period")
+    @classmethod
+    def _period_cloudwatch_accepts(cls, period: int) -> int:
+        if period not in HIGH_RESOLUTION_PERIODS and period % 60:
+            raise ValueError(f"{PERIOD_RULE} (got {period})")
+        return period
 
     @property
     def last_period_timeout_seconds(self) -> float:
