@@ -180,7 +180,7 @@ def test_numbers_rules_reach_the_api_server() -> None:
     assert [(r["rule"], r["fieldPath"]) for r in cloudwatch] == [
         ("!has(self.period) || self.period in [1, 5, 10, 30] || self.period % 60 == 0", ".period")
     ]
-    assert any(models.CLOUDWATCH_NEEDS_SAGEMAKER == v["message"]
+    assert any(v["message"] == models.CLOUDWATCH_NEEDS_SAGEMAKER
                for v in spec["x-kubernetes-validations"])  # fmt: skip
     region = spec["properties"]["target"]["properties"]["sagemaker"]["properties"]["region"]
     assert region["pattern"] == models.AWS_REGION and region["maxLength"] == 32
