@@ -260,7 +260,13 @@ class Payload(ApiModel):
         """The payload as a list of bodies, whichever form the user wrote."""
         if self.bodies:
             return list(self.bodies)
-        return [PayloadBody(body=self.body, config_map_key_ref=self.config_map_key_ref)]
+        # Constructed, not validated: payload.body may be larger (256 KiB) than one body
+        # of a mix (64 KiB), and it was validated as payload.body already.
+        return [
+            PayloadBody.model_construct(
+                name=None, body=self.body, config_map_key_ref=self.config_map_key_ref, weight=1
+            )
+        ]
 
 
 # --------------------------------------------------------------------------- load
