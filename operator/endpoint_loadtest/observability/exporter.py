@@ -78,7 +78,7 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "failures": (
         "counter",
         "Failed requests by error type (while running: Locust's errors; after: the "
-        "measurement window's).",
+        "measurement window's); the 10 most frequent types, the rest as `other`.",
         ("error_type",),
     ),
     "window_requests": ("gauge", "Requests started in the measurement window.", ()),
