@@ -68,16 +68,12 @@ def threshold_checks(results: Results, thresholds: Thresholds) -> list[Check]:
             continue
         observed = getattr(results.latency_ms, key)
         ok = observed is not None and observed <= limit
-        seen = "no successful samples" if observed is None else f"{observed:g} ms"
-        checks.append(
-            _check(
-                f"latencyMs.{key}",
-                limit,
-                observed,
-                ok,
-                f"{key} {seen} {'<=' if ok else '>'} {limit:g} ms",
-            )
+        text = (
+            f"{key} not measured: no successful samples (limit {limit:g} ms)"
+            if observed is None
+            else f"{key} {observed:g} ms {'<=' if ok else '>'} {limit:g} ms"
         )
+        checks.append(_check(f"latencyMs.{key}", limit, observed, ok, text))
     if thresholds.cloudwatch is not None and results.cloudwatch is not None:
         checks.extend(cloudwatch_checks(results.cloudwatch, thresholds.cloudwatch)[0])
     return checks
