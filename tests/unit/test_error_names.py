@@ -110,3 +110,9 @@ def test_failures_carry_the_endpoints_message_beside_the_name() -> None:
 def test_verdict_text_names_the_top_errors() -> None:
     text = top_errors_text({"A": 1, "B": 5, "C": 3, "D": 2}, {"B": "bee"})
     assert text == 'B x5 ("bee"), C x3, D x2'
+
+
+def test_verdict_samples_are_shorter_so_the_message_fits_an_event() -> None:
+    samples = {f"E{i}": "m" * 200 for i in range(3)}
+    text = top_errors_text({f"E{i}": 10 for i in range(3)}, samples)
+    assert text.count("m" * 117 + "...") == 3 and len(text) < 450

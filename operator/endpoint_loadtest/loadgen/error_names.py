@@ -23,6 +23,7 @@ MAX_NAMES_PER_PROCESS = 20
 TOP_ERRORS = 10
 SAMPLE_MAX_CHARS = 200
 TOP_IN_VERDICT = 3
+VERDICT_SAMPLE_CHARS = 120
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -103,5 +104,7 @@ def top_errors_text(
     parts = []
     for name, count in ranked:
         sample = samples.get(name)
+        if sample and len(sample) > VERDICT_SAMPLE_CHARS:  # an event holds 1024 characters
+            sample = sample[: VERDICT_SAMPLE_CHARS - 3].rstrip() + "..."
         parts.append(f'{name} x{count} ("{sample}")' if sample else f"{name} x{count}")
     return ", ".join(parts)
