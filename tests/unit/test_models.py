@@ -230,6 +230,12 @@ def test_durations_accept_numbers_and_compound_strings() -> None:
             "spec.load",
             "load.workers 4 > users 3",
         ),
+        # an in-flight cap the workers cannot keep (each keeps at least one)
+        (
+            {"spec__load": {"targetTPS": 5, "maxInFlight": 2, "workers": 3, "duration": "5s"}},
+            "spec.load",
+            "load.maxInFlight 2 < workers 3",
+        ),
         # not the shape of an AWS region
         ({"spec__target__sagemaker__region": "us-east-99x"}, "spec.target.sagemaker.region", ""),
         ({"spec__target__sagemaker__region": "ab-cdefgh-1"}, "spec.target.sagemaker.region", ""),

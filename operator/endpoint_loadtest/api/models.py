@@ -273,6 +273,10 @@ class Payload(ApiModel):
 
 
 DEFAULT_MAX_IN_FLIGHT = 1000
+IN_FLIGHT_BELOW_WORKERS = (
+    "load.maxInFlight must be at least load.workers: each worker keeps at least one "
+    "request in flight, so a smaller cap would not hold"
+)
 WORKERS_ABOVE_USERS = (
     "load.workers must not exceed the (peak) load.users of the closed model: a worker "
     "without a user sends nothing and its pod sits idle"
@@ -336,6 +340,12 @@ class Load(ApiModel):
                     "!has(self.maxInFlight) || has(self.targetTPS) "
                     "|| (has(self.stages) && self.stages.all(s, has(s.targetTPS)))",
                     "load.maxInFlight applies to the open model (targetTPS) only",
+                ),
+                cel(
+                    "!has(self.maxInFlight) || !has(self.workers) "
+                    "|| self.maxInFlight >= self.workers",
+                    IN_FLIGHT_BELOW_WORKERS,
+                    ".maxInFlight",
                 ),
                 cel(
                     "!has(self.workers) || !has(self.users) || self.workers <= self.users",
@@ -427,6 +437,11 @@ class Load(ApiModel):
             raise ValueError("load.duration must be longer than 0s")
         if self.max_in_flight is not None and not self.open_model:
             raise ValueError("load.maxInFlight applies to the open model (targetTPS) only")
+        if self.max_in_flight is not None and self.max_in_flight < self.workers:
+            raise ValueError(
+                f"{IN_FLIGHT_BELOW_WORKERS} (load.maxInFlight {self.max_in_flight} < "
+                f"workers {self.workers})"
+            )
         if not self.open_model and self.workers > self.peak_users:
             raise ValueError(
                 f"{WORKERS_ABOVE_USERS} (load.workers {self.workers} > users {self.peak_users})"
