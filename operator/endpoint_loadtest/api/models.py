@@ -960,8 +960,9 @@ class Results(ApiModel):
     )
     service_latency_ms: LatencySummary | None = Field(
         default=None,
-        description="Open model: response times from the actual send (the service time); "
-        "latencyMs is measured from the intended start and includes waiting in the generator.",
+        description="Open model: response times of the successful requests from the actual "
+        "send (the service time); latencyMs is measured from the intended start and includes "
+        "waiting in the generator.",
     )
     intended_requests: int | None = Field(
         default=None,
