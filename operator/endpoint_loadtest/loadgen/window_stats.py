@@ -22,12 +22,7 @@ from locust.stats import RequestStats, StatsEntry
 
 from endpoint_loadtest.loadgen.error_names import top_counts
 from endpoint_loadtest.loadgen.errors import parse_failure_name, status_class
-from endpoint_loadtest.loadgen.latency import (
-    FAILURE,
-    LATENCY,
-    SERVICE,
-    LatencyHistogram,
-)
+from endpoint_loadtest.loadgen.latency import FAILURE, LATENCY, SERVICE, LatencyHistogram
 from endpoint_loadtest.loadgen.phases import MEASURE, PHASES, request_type, service_type
 
 log = logging.getLogger("elt.window_stats")
@@ -58,9 +53,7 @@ def _latency(
         latency: dict[str, float | None] = {
             key: histogram.percentile(fraction) for key, fraction in PERCENTILES.items()
         }
-        exact = histogram.total_ms is not None and histogram.max_ms is not None
-        if exact:
-            assert histogram.total_ms is not None and histogram.max_ms is not None
+        if histogram.total_ms is not None and histogram.max_ms is not None:  # exact
             latency["mean"] = round(histogram.total_ms / count, 3)
             latency["max"] = round(histogram.max_ms, 3)
         elif samples == count:
