@@ -313,3 +313,19 @@ def test_verdict_table_shows_errors_with_samples() -> None:
     assert "4137.8 TPS, 0.0 successful TPS, 41378 failed (100.00%)" in text, text
     assert "failed calls: p50 1.20 ms, p99 3.40 ms" in text, text
     assert "ValidationError" in text and "bad [request] body" in text, text  # no markup eaten
+
+
+def test_inconclusive_with_errors_names_them_too() -> None:
+    refused = all_failed(
+        max_worker_cpu_percent=99.0,
+        errors_by_type={"ConnectionError": 41378},
+        error_samples={"ConnectionError": "Could not connect to the endpoint URL"},
+    )
+    verdict = judge(refused, Thresholds(min_requests=10))
+    assert verdict.result == INCONCLUSIVE
+    assert verdict.message.endswith(
+        'Top errors: ConnectionError x41378 ("Could not connect to the endpoint URL").'
+    )
+    assert judge(results(failures=0, errors_by_type={}), thresholds()).message == (
+        "Passed: all 6 checks met."
+    )

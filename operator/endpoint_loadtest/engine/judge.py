@@ -251,21 +251,19 @@ def _judge(
     validity, reasons = inconclusive_reasons(results, thresholds, incomplete_workers or [])
     checks.extend(validity)
     failed = [c for c in checks if not c.passed and c.name not in VALIDITY_CHECKS]
+    errors = top_errors_text(results.errors_by_type, results.error_samples)
+    why = f". Top errors: {errors}" if errors else ""
     if reasons:
         return Verdict(
             result=VerdictResult.INCONCLUSIVE,
             checks=checks,
-            message="Inconclusive: " + "; ".join(reasons) + ".",
+            message="Inconclusive: " + "; ".join(reasons) + why + ".",
         )
     if failed:
-        errors = top_errors_text(results.errors_by_type, results.error_samples)
         return Verdict(
             result=VerdictResult.FAILED,
             checks=checks,
-            message="Failed: "
-            + "; ".join(c.message for c in failed)
-            + (f". Top errors: {errors}" if errors else "")
-            + ".",
+            message="Failed: " + "; ".join(c.message for c in failed) + why + ".",
         )
     return Verdict(
         result=VerdictResult.PASSED,

@@ -20,7 +20,7 @@ from typing import Any
 
 from locust.stats import RequestStats, StatsEntry
 
-from endpoint_loadtest.loadgen.error_names import top_counts
+from endpoint_loadtest.loadgen.error_names import OTHER, top_counts
 from endpoint_loadtest.loadgen.errors import parse_failure_name, status_class
 from endpoint_loadtest.loadgen.latency import FAILURE, LATENCY, SERVICE, LatencyHistogram
 from endpoint_loadtest.loadgen.phases import MEASURE, PHASES, request_type, service_type
@@ -111,7 +111,7 @@ def window_result(
         key = status_class(status)
         errors_by_status[key] = errors_by_status.get(key, 0) + error.occurrences
         sample = (error_samples or {}).get(str(error.error))
-        if sample and error_type not in samples:
+        if sample and error_type not in samples and error_type != OTHER:
             samples[error_type] = sample
     errors_by_type = top_counts(errors_by_type)
     samples = {k: v for k, v in sorted(samples.items()) if k in errors_by_type}
