@@ -116,3 +116,17 @@ def test_verdict_samples_are_shorter_so_the_message_fits_an_event() -> None:
     samples = {f"E{i}": "m" * 200 for i in range(3)}
     text = top_errors_text({f"E{i}": 10 for i in range(3)}, samples)
     assert text.count("m" * 117 + "...") == 3 and len(text) < 450
+
+
+def test_locust_sees_at_most_the_admitted_names(monkeypatch) -> None:
+    from endpoint_loadtest.loadgen import errors
+
+    monkeypatch.setattr(errors, "LIMITER", NameLimiter(limit=2))
+    names = [classify_aws_error(400, f"Code{i}:ns/", b"{}").name for i in range(4)]
+    assert names == [
+        "Code0 (HTTP 400)",
+        "Code1 (HTTP 400)",
+        "other (HTTP 400)",  # the status class stays known
+        "other (HTTP 400)",
+    ]
+    assert classify_aws_error(500, 'x"y{z}:ns/', b"").name == "other (HTTP 500)"

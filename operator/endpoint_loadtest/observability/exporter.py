@@ -66,7 +66,7 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "response_time_seconds": (
         "gauge",
-        "Response-time percentiles of the measurement window (final).",
+        "Response-time percentiles of the measurement window's successful requests (final).",
         ("percentile",),
     ),
     "requests": (
