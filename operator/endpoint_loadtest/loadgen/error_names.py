@@ -28,7 +28,9 @@ VERDICT_SAMPLE_CHARS = 120
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b")
-_LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{40,}")
+# A secret key, session token or signature: a long base64/hex run with digits in it (a
+# path such as /aws/sagemaker/Endpoints/name has none and stays).
+_LONG_TOKEN = re.compile(r"(?=[A-Za-z+/=]*[0-9])[A-Za-z0-9+/=]{40,}")
 _MIN_ECHO_CHARS = 8  # shorter request values are too common to redact
 
 
