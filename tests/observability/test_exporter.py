@@ -49,7 +49,7 @@ FULL_STATUS = {
     "progress": {"users": 6, "currentRps": 150.5, "currentP50Ms": 20, "currentP99Ms": 90,
                  "maxWorkerCpuPercent": 40},
     "results": {
-        "requests": 9000, "failures": 45, "tps": 150.0, "errorRate": 0.005,
+        "requests": 9000, "failures": 45, "tps": 150.0, "successTps": 149.25, "errorRate": 0.005,
         "latencyMs": {"p50": 20.0, "p90": 40.0, "p95": 60.0, "p99": 95.0},
         "errorsByType": {"ModelError (HTTP 424)": 40, "ServiceUnavailable (HTTP 503)": 5},
         "windowSeconds": 60.0, "totalRequests": 9500, "maxWorkerCpuPercent": 40.0,
