@@ -80,7 +80,11 @@ def _on_init(environment: Environment, **_: object) -> None:
 
     @app.route("/bench/result")
     def _result():  # type: ignore[no-untyped-def]
-        histograms = latency.merge_messages(f.get("latency") or {} for f in flushed.values())
+        workers = list(flushed.values())
+        histograms = latency.merge_messages(
+            [f.get("latency") or {} for f in workers],
+            [f.get("latencyTotals") or {} for f in workers],
+        )
         result = window_result(runner.stats, BASE_TYPE, histograms)
         open_figures = [f["openModel"] for f in flushed.values() if f.get("openModel")]
         if open_figures:  # open model: intended sends, and those not made on time

@@ -48,7 +48,7 @@ def _test(status: dict[str, Any] | None, generation: int = 1) -> dict[str, Any]:
 
 
 def _completed(requests: int, tps: float, p99: float) -> dict[str, Any]:
-    results = Results(requests=requests, tps=tps, window_seconds=60)
+    results = Results(requests=requests, tps=tps, success_tps=tps, window_seconds=60)
     results.latency_ms.p99 = p99
     verdict = judge(results, Thresholds(min_tps=100, latency_ms={"p99": 200}))
     return completed_status(
@@ -70,7 +70,7 @@ def test_a_running_test_is_progressing(phase: str) -> None:
 
 def test_a_passed_verdict_is_healthy() -> None:
     result = health(_test(_completed(6000, 150.0, 120)))
-    assert result == {"status": "Healthy", "message": "Passed: all 3 checks met."}
+    assert result == {"status": "Healthy", "message": "Passed: all 4 checks met."}
 
 
 def test_a_failed_verdict_is_degraded_with_the_reason() -> None:

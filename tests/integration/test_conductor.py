@@ -20,7 +20,7 @@ def test_worker_that_never_connects_ends_in_error(tmp_path: Path, monkeypatch) -
     for key, value in elt_env().items():
         monkeypatch.setenv(key, value)
     spec = parse_document(
-        document(sagemaker_target(), {"users": 1, "workers": 2, "duration": "5s"})
+        document(sagemaker_target(), {"users": 2, "workers": 2, "duration": "5s"})
     ).spec
     web_port = free_port()
     placement = Placement(

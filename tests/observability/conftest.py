@@ -26,8 +26,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_clients() -> Iterator[None]:
+def _fresh_clients(monkeypatch) -> Iterator[None]:
+    """Each test its own Session and clients: tests change the identity and endpoint."""
     cw._clients.clear()
+    monkeypatch.setattr(cw, "_session", None)
     yield
     cw._clients.clear()
 

@@ -387,3 +387,20 @@ def test_error_bodies_are_made_brief():
     )
     assert cw.classify(denied).code == "AccessDenied"
     assert "not authorized" in cw.classify(denied).message
+
+
+def test_one_session_for_every_region(monkeypatch):
+    made = []
+    real = boto3.session.Session
+
+    def counting(*args, **kwargs):
+        made.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(boto3.session, "Session", counting)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    east, west = cw.cloudwatch_client("us-east-1"), cw.cloudwatch_client("eu-west-1")
+    assert (east.meta.region_name, west.meta.region_name) == ("us-east-1", "eu-west-1")
+    assert cw.cloudwatch_client("us-east-1") is east  # cached per region
+    assert len(made) == 1

@@ -60,7 +60,8 @@ def test_cloudwatch_checks_are_listed_like_the_locust_checks():
     results, verdict = evaluate(WINDOW, thresholds(), figures())
     assert results.cloudwatch is not None
     names = [c.name for c in verdict.checks]
-    assert names[:5] == [
+    assert names[:6] == [
+        "maxErrorRate",  # always judged: 1% by default
         "cloudwatch.modelLatencyMs.p50",
         "cloudwatch.modelLatencyMs.p99",
         "cloudwatch.overheadLatencyMs.p99",

@@ -49,7 +49,7 @@ FULL_STATUS = {
     "progress": {"users": 6, "currentRps": 150.5, "currentP50Ms": 20, "currentP99Ms": 90,
                  "maxWorkerCpuPercent": 40},
     "results": {
-        "requests": 9000, "failures": 45, "tps": 150.0, "errorRate": 0.005,
+        "requests": 9000, "failures": 45, "tps": 150.0, "successTps": 149.25, "errorRate": 0.005,
         "latencyMs": {"p50": 20.0, "p90": 40.0, "p95": 60.0, "p99": 95.0},
         "errorsByType": {"ModelError (HTTP 424)": 40, "ServiceUnavailable (HTTP 503)": 5},
         "windowSeconds": 60.0, "totalRequests": 9500, "maxWorkerCpuPercent": 40.0,
@@ -222,3 +222,33 @@ def test_sparse_statuses(status):
     exporter = LoadTestExporter()
     exporter.update("ns", "t", status)
     scrape(exporter)
+
+
+def test_error_labels_are_sanitised_and_bounded():
+    errors = {f"Code{i:02d}": 100 - i for i in range(25)}
+    errors['Evil"}\nLabel'] = 1
+    exporter = LoadTestExporter()
+    exporter.update("ns", "t", {**FULL_STATUS, "results": {**FULL_STATUS["results"],
+                                                           "errorsByType": errors}})  # fmt: skip
+    labels = {dict(ls)["error_type"] for (n, ls) in scrape(exporter) if n == "elt_failures_total"}
+    assert len(labels) == 10 and "other" in labels
+    assert all(label.replace("_", "").isalnum() for label in labels), labels
+    live = Snapshot(
+        at=time.time(),
+        status={"state": "measuring"},
+        stats={"errors": [{"error": f"X{i} (HTTP 400)", "occurrences": 1} for i in range(30)]},
+    )
+    exporter.update("ns", "live", LIVE_STATUS, snapshot=live)
+    running = {
+        dict(ls)["error_type"]: v
+        for (n, ls), v in scrape(exporter).items()
+        if n == "elt_failures_total" and dict(ls)["name"] == "live"
+    }
+    assert len(running) == 10 and sum(running.values()) == 30
+
+
+def test_success_tps_is_exported_beside_tps():
+    exporter = LoadTestExporter()
+    results = {**FULL_STATUS["results"], "successTps": 145.5}
+    exporter.update("ns", "t", {**FULL_STATUS, "results": results})
+    assert value(scrape(exporter), "elt_achieved_success_tps") == 145.5

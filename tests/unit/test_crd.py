@@ -168,3 +168,19 @@ def test_import_operator_is_the_standard_library() -> None:
         ).stdout.split()
         assert out == ["5", "True"], (cwd, out)
     assert not (ROOT / "operator" / "__init__.py").exists()
+
+
+def test_numbers_rules_reach_the_api_server() -> None:
+    spec = _schema()["properties"]["spec"]
+    thresholds = spec["properties"]["thresholds"]["properties"]
+    assert thresholds["maxErrorRate"]["default"] == 0.01  # the API server fills it in
+    load_rules = {v["message"]: v for v in spec["properties"]["load"]["x-kubernetes-validations"]}
+    assert load_rules[models.WORKERS_ABOVE_USERS]["fieldPath"] == ".workers"
+    cloudwatch = spec["properties"]["cloudwatch"]["x-kubernetes-validations"]
+    assert [(r["rule"], r["fieldPath"]) for r in cloudwatch] == [
+        ("!has(self.period) || self.period in [1, 5, 10, 30] || self.period % 60 == 0", ".period")
+    ]
+    assert any(v["message"] == models.CLOUDWATCH_NEEDS_SAGEMAKER
+               for v in spec["x-kubernetes-validations"])  # fmt: skip
+    region = spec["properties"]["target"]["properties"]["sagemaker"]["properties"]["region"]
+    assert region["pattern"] == models.AWS_REGION and region["maxLength"] == 32

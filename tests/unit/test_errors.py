@@ -163,20 +163,29 @@ def test_http_status_and_names() -> None:
 WINDOW_SCRIPT = """
 import json, sys
 from locust.stats import RequestStats
-from endpoint_loadtest.loadgen.errors import RequestFailure
+from endpoint_loadtest.loadgen.errors import ErrorSamples, RequestFailure
+from endpoint_loadtest.loadgen.latency import WindowLatency, merge_messages
 from endpoint_loadtest.loadgen.window_stats import window_result
-stats = RequestStats()
+stats, window, samples = RequestStats(), WindowLatency(), ErrorSamples()
+samples.forbid(['{"inputs": "secret words"}'])
+fine = sys.argv[3] == "fine"
 for method, name, ms, failure in json.loads(sys.argv[1]):
     stats.log_request(method, name, ms, 10)
+    phase = "measure" if method == sys.argv[2] else "warmup"
+    if fine:
+        window.record_call(phase, failure is not None, ms)
     if failure:
-        stats.log_error(method, name, RequestFailure(failure))
-print(json.dumps(window_result(stats, sys.argv[2])))
+        error = RequestFailure(failure, "no such thing: " + '{"inputs": "secret words"}')
+        stats.log_error(method, name, error)
+        samples.record(phase, error)
+histograms = merge_messages([window.to_message()], [window.totals_message()]) if fine else None
+print(json.dumps(window_result(stats, sys.argv[2], histograms, samples.to_message())))
 """
 
 
-def _window(log: list, base: str) -> dict:
+def _window(log: list, base: str, fine: bool = False) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", WINDOW_SCRIPT, json.dumps(log), base],
+        [sys.executable, "-c", WINDOW_SCRIPT, json.dumps(log), base, "fine" if fine else ""],
         check=True,
         capture_output=True,
         text=True,
@@ -195,9 +204,10 @@ def test_window_counts_only_the_measured_phase() -> None:
         ("InvokeEndpoint", "b", 60.0, CONNECTION_ERROR),
         ("InvokeEndpoint (done)", "a", 10.0, None),
     ]
-    result = _window(log, "InvokeEndpoint")
+    result = _window(log, "InvokeEndpoint", fine=True)
     assert result["requests"] == 5
     assert result["failures"] == 3
+    assert result["successes"] == 2
     assert result["errorsByType"] == {
         "ModelError": 1,
         "ServiceUnavailable": 1,
@@ -206,8 +216,29 @@ def test_window_counts_only_the_measured_phase() -> None:
     assert result["errorsByStatus"] == {"4xx": 1, "5xx": 1, "none": 1}
     assert result["requestsByPhase"] == {"warmup": 2, "measure": 5, "done": 1}
     assert result["totalRequests"] == 8
-    assert result["latencyMs"]["max"] == 60.0
-    assert result["latencyMs"]["p50"] == 40.0
+    # the successful calls' figures, and the failed ones' beside them
+    assert result["latencyMs"] == {
+        "p50": 20.0,
+        "p90": 30.0,
+        "p95": 30.0,
+        "p99": 30.0,
+        "mean": 25.0,
+        "max": 30.0,
+    }
+    assert result["failureLatencyMs"]["p50"] == 50.0
+    assert result["failureLatencyMs"]["max"] == 60.0
+    assert result["failureLatencyMs"]["mean"] == 50.0
+    # one sample per error type, the request body replaced
+    assert result["errorSamples"] == {
+        "ModelError": "no such thing: [request]",
+        "ServiceUnavailable": "no such thing: [request]",
+        CONNECTION_ERROR: "no such thing: [request]",
+    }
+    # without the workers' fine histograms Locust's buckets mix both: no figures
+    coarse = _window(log, "InvokeEndpoint")
+    assert coarse["latencyMs"]["p50"] is None and coarse["failureLatencyMs"]["p50"] is None
+    clean = _window([e for e in log if e[3] is None], "InvokeEndpoint")
+    assert clean["latencyMs"]["p50"] is not None and clean["latencyMs"]["max"] == 30.0
 
 
 def test_empty_window() -> None:

@@ -23,6 +23,7 @@ def results(**changes: Any) -> Results:
         "requests": 1000,
         "failures": 5,
         "tps": 100.0,
+        "success_tps": 99.5,
         "error_rate": 0.005,
         "latency_ms": LatencySummary(p50=20, p90=30, p95=40, p99=80),
         "window_seconds": 10.0,
@@ -65,7 +66,7 @@ def test_all_met_passes() -> None:
 @pytest.mark.parametrize(
     ("change", "failing"),
     [
-        ({"tps": 89.9}, "minTPS"),
+        ({"success_tps": 89.9}, "minTPS"),
         ({"error_rate": 0.0101}, "maxErrorRate"),
         ({"latency_ms": LatencySummary(p50=26, p99=80)}, "latencyMs.p50"),
         ({"latency_ms": LatencySummary(p50=20, p99=100.5)}, "latencyMs.p99"),
@@ -83,7 +84,7 @@ def test_each_threshold_fails_alone(change: dict[str, Any], failing: str) -> Non
 
 def test_boundaries_are_inclusive() -> None:
     verdict = judge(
-        results(tps=90, error_rate=0.01, latency_ms=LatencySummary(p50=25, p99=100)),
+        results(success_tps=90, error_rate=0.01, latency_ms=LatencySummary(p50=25, p99=100)),
         thresholds(),
     )
     assert verdict.result == PASSED
@@ -98,7 +99,8 @@ def test_missing_latency_is_a_failure_with_words() -> None:
 
 def test_only_set_thresholds_are_checked() -> None:
     verdict = judge(results(), Thresholds(min_requests=10))
-    assert [c.name for c in verdict.checks] == ["minRequests", "generatorCpu"]
+    # maxErrorRate is always judged (1% unless the spec says otherwise)
+    assert [c.name for c in verdict.checks] == ["maxErrorRate", "minRequests", "generatorCpu"]
     assert verdict.result == PASSED
 
 
@@ -135,7 +137,7 @@ def test_unknown_cpu_adds_no_check() -> None:
 
 
 def test_inconclusive_outranks_failed() -> None:
-    bad = results(requests=10, tps=1, error_rate=0.9, max_worker_cpu_percent=99)
+    bad = results(requests=10, tps=1, success_tps=0.1, error_rate=0.9, max_worker_cpu_percent=99)
     verdict = judge(bad, thresholds())
     assert verdict.result == INCONCLUSIVE
     assert "minRequests" in verdict.message and "CPU" in verdict.message
@@ -222,3 +224,108 @@ def test_verdict_table_shows_latencies_as_measured() -> None:
     render_verdict(EndpointLoadTestStatus(verdict=verdict, results=measured), out)
     text = out.getvalue()
     assert "p50 20.7 ms, p90 31.2 ms, p95 140 ms, p99 0.52 ms" in text, text
+
+
+def all_failed(**changes: Any) -> Results:
+    """The run of a 400 ValidationError endpoint: fast, many, every one failed."""
+    base: dict[str, Any] = {
+        "requests": 41378,
+        "failures": 41378,
+        "tps": 4137.8,
+        "success_tps": 0.0,
+        "error_rate": 1.0,
+        "latency_ms": LatencySummary(),
+        "failure_latency_ms": LatencySummary(p50=1.2, p99=3.4),
+        "errors_by_type": {"ValidationError": 41378},
+        "error_samples": {"ValidationError": "Endpoint nope of account 123456789012 not found."},
+        "window_seconds": 10.0,
+        "max_worker_cpu_percent": 50.0,
+    }
+    base.update(changes)
+    return Results(**base)
+
+
+def test_every_request_failed_never_passes() -> None:
+    # the spec of the report: minTPS 50 and p99 100 ms, no maxErrorRate
+    spec = Thresholds.model_validate({"minTPS": 50, "latencyMs": {"p99": 100}})
+    assert spec.max_error_rate == 0.01  # the default
+    verdict = judge(all_failed(), spec)
+    assert verdict.result == FAILED
+    checks = checks_by_name(verdict)
+    assert not checks["minTPS"].passed and checks["minTPS"].observed == 0.0
+    assert not checks["maxErrorRate"].passed
+    assert not checks["latencyMs.p99"].passed  # no successful samples, not the errors' 3.4 ms
+    assert "successful TPS 0.0 < 50" in verdict.message
+
+
+def test_failing_verdict_names_the_top_errors_with_their_sample() -> None:
+    verdict = judge(all_failed(), Thresholds(min_requests=10))
+    assert verdict.message == (
+        "Failed: error rate 100.00% > 1.00%. Top errors: ValidationError x41378 "
+        '("Endpoint nope of account 123456789012 not found.").'
+    )
+    many = {f"E{i}": 100 - i for i in range(6)}
+    verdict = judge(
+        all_failed(errors_by_type=many, error_samples={"E1": "one"}), Thresholds(min_requests=10)
+    )
+    assert verdict.message.endswith('Top errors: E0 x100, E1 x99 ("one"), E2 x98.')
+
+
+def test_min_tps_counts_answers_not_requests() -> None:
+    half = results(tps=100.0, success_tps=50.0, failures=500, error_rate=0.5)
+    verdict = judge(half, thresholds(max_error_rate=1))
+    assert verdict.result == FAILED
+    assert checks_by_name(verdict)["minTPS"].observed == 50.0
+
+
+def test_default_error_rate_can_be_loosened() -> None:
+    flaky = results(failures=50, error_rate=0.05, success_tps=95.0)
+    assert judge(flaky, Thresholds(min_requests=10)).result == FAILED
+    loose = Thresholds.model_validate({"maxErrorRate": 0.1, "minRequests": 10})
+    assert judge(flaky, loose).result == PASSED
+
+
+def test_results_split_success_and_failure_figures() -> None:
+    res = results_from_window(
+        window(
+            failureLatencyMs={"p50": 1.0, "p99": 2.0},
+            errorSamples={"ModelError": "Received client error (400)"},
+        )
+    )
+    assert res.tps == 100.0 and res.success_tps == 99.0
+    assert res.failure_latency_ms is not None and res.failure_latency_ms.p99 == 2.0
+    assert res.error_samples == {"ModelError": "Received client error (400)"}
+    clean = results_from_window(window(failures=0, failureLatencyMs={"p50": None}))
+    assert clean.success_tps == clean.tps and clean.failure_latency_ms is None
+
+
+def test_verdict_table_shows_errors_with_samples() -> None:
+    import io
+
+    from endpoint_loadtest.api.models import EndpointLoadTestStatus
+    from endpoint_loadtest.local.progress import render_verdict
+
+    failed = all_failed(error_samples={"ValidationError": "bad [request] body"})
+    verdict = judge(failed, Thresholds(min_requests=10))
+    out = io.StringIO()
+    render_verdict(EndpointLoadTestStatus(verdict=verdict, results=failed), out)
+    text = out.getvalue()
+    assert "4137.8 TPS, 0.0 successful TPS, 41378 failed (100.00%)" in text, text
+    assert "failed calls: p50 1.20 ms, p99 3.40 ms" in text, text
+    assert "ValidationError" in text and "bad [request] body" in text, text  # no markup eaten
+
+
+def test_inconclusive_with_errors_names_them_too() -> None:
+    refused = all_failed(
+        max_worker_cpu_percent=99.0,
+        errors_by_type={"ConnectionError": 41378},
+        error_samples={"ConnectionError": "Could not connect to the endpoint URL"},
+    )
+    verdict = judge(refused, Thresholds(min_requests=10))
+    assert verdict.result == INCONCLUSIVE
+    assert verdict.message.endswith(
+        'Top errors: ConnectionError x41378 ("Could not connect to the endpoint URL").'
+    )
+    assert judge(results(failures=0, errors_by_type={}), thresholds()).message == (
+        "Passed: all 6 checks met."
+    )

@@ -140,3 +140,26 @@ def test_window_falls_back_to_locust_when_a_worker_did_not_flush() -> None:
     latency = _latency(values, recorded=3)
     assert latency["p50"] == 20.0
     assert latency["p99"] == 35.0
+
+
+def test_success_and_failure_histograms_with_exact_totals() -> None:
+    from endpoint_loadtest.loadgen.latency import FAILURE
+
+    workers = []
+    for values in ([20.41, 30.02], [40.5]):
+        window = WindowLatency()
+        for ms in values:
+            window.record_call(MEASURE, False, ms, ms - 1)
+        window.record_call(MEASURE, True, 1.234, 1.0)  # a fast failure
+        window.record_call(WARMUP, True, 99.0)  # not in the window
+        workers.append(window)
+    messages = [msgpack.unpackb(msgpack.packb(w.to_message()), raw=False) for w in workers]
+    totals = [msgpack.unpackb(msgpack.packb(w.totals_message()), raw=False) for w in workers]
+    merged = merge_messages(messages, totals)
+    ok, failed = merged[LATENCY], merged[FAILURE]
+    assert (ok.count, failed.count, merged[SERVICE].count) == (3, 2, 3)  # no failed service
+    assert ok.total_ms == pytest.approx(20.41 + 30.02 + 40.5) and ok.max_ms == 40.5
+    assert failed.percentile(0.5) == 1.23 and failed.max_ms == 1.234
+    # a worker whose totals are missing: the exact sum is unknown, not guessed
+    partial = merge_messages(messages, [totals[0]])
+    assert partial[LATENCY].count == 3 and partial[LATENCY].total_ms is None

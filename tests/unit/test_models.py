@@ -215,3 +215,71 @@ def test_durations_accept_numbers_and_compound_strings() -> None:
     )
     assert staged.spec.load.total_stage_seconds == 3630
     assert staged.spec.load.peak_users == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        # what CloudWatch would refuse: every scrape would fail
+        ({"spec__cloudwatch": {"enabled": True, "period": 90}}, "spec.cloudwatch.period", "60"),
+        ({"spec__cloudwatch": {"period": 45}}, "spec.cloudwatch.period", "multiple of 60"),
+        # a closed model with idle workers
+        ({"spec__load__workers": 3}, "spec.load", "load.workers 3 > users 2"),
+        (
+            {"spec__load": {"workers": 4, "stages": [{"duration": "5s", "users": 3}]}},
+            "spec.load",
+            "load.workers 4 > users 3",
+        ),
+        # an in-flight cap the workers cannot keep (each keeps at least one)
+        (
+            {"spec__load": {"targetTPS": 5, "maxInFlight": 2, "workers": 3, "duration": "5s"}},
+            "spec.load",
+            "load.maxInFlight 2 < workers 3",
+        ),
+        # not the shape of an AWS region
+        ({"spec__target__sagemaker__region": "us-east-99x"}, "spec.target.sagemaker.region", ""),
+        ({"spec__target__sagemaker__region": "ab-cdefgh-1"}, "spec.target.sagemaker.region", ""),
+        ({"spec__target__sagemaker__region": "us-east-1" * 4}, "spec.target.sagemaker.region", ""),
+        # would fail every request, or read metrics no endpoint publishes
+        ({"spec__load__requestTimeout": "0s"}, "spec.load", "requestTimeout"),
+        (
+            {"spec__target": {"http": {"url": "http://x/"}}, "spec__cloudwatch": {"enabled": True}},
+            "spec",
+            "cloudwatch.enabled needs target.sagemaker",
+        ),
+    ],
+)
+def test_what_would_fail_or_mislead_later_is_refused(
+    changes: dict[str, Any], field: str, words: str
+) -> None:
+    message = error_of(doc(**changes))
+    lines = message.splitlines()[1:]
+    assert any(line.startswith(f"{field}: ") and words in line for line in lines), message
+
+
+@pytest.mark.parametrize(
+    "region",
+    ["us-east-1", "eu-central-2", "ap-southeast-4", "us-gov-west-1", "cn-northwest-1",
+     "us-isob-east-1", "il-central-1", "mx-central-1"],
+)  # fmt: skip
+def test_real_regions_are_accepted(region: str) -> None:
+    assert parse_document(doc(spec__target__sagemaker__region=region))
+
+
+def test_what_stays_valid() -> None:
+    for period in (60, 300, 3600, 1, 5, 10, 30):  # 1-30: high-resolution metrics
+        assert parse_document(doc(spec__cloudwatch={"period": period}))
+    assert parse_document(doc(spec__load__workers=2))  # as many workers as users
+    open_model = {"targetTPS": 5, "workers": 4, "duration": "5s"}
+    assert parse_document(doc(spec__load=open_model))  # no users to compare with
+    staged = {
+        "workers": 3,
+        "stages": [{"duration": "5s", "users": 1}, {"duration": "5s", "users": 3}],
+    }
+    assert parse_document(doc(spec__load=staged))  # the peak counts
+
+
+def test_max_error_rate_defaults_to_one_percent_and_can_be_loosened() -> None:
+    assert parse_document(BASE).spec.thresholds.max_error_rate == 0.01
+    loose = parse_document(doc(spec__thresholds={"maxErrorRate": 1}))
+    assert loose.spec.thresholds.max_error_rate == 1

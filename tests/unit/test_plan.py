@@ -185,3 +185,26 @@ def test_config_map_payload_mounted_by_the_runtime() -> None:
     plan = build_plan(spec(payload=payload), name="t", run_id="r", placement=placement)
     assert plan.config["payload"]["bodies"][0]["file"] == "/cm/big.json"
     assert set(plan.files) == {PLAN_FILENAME}
+
+
+def test_inline_payload_is_bounded_to_fit_a_configmap_with_the_plan() -> None:
+    from dataclasses import replace
+
+    from endpoint_loadtest.engine.plan import MAX_INLINE_PAYLOAD_BYTES
+
+    body = "x" * 60_000  # 100 of these: 6 MB, every one within its own 64 KiB limit
+    many = {"bodies": [{"body": body} for _ in range(100)]}
+    for placement in (PLACEMENT, replace(PLACEMENT, inline_bodies=True)):  # local, cluster
+        with pytest.raises(PlanError) as info:
+            build_plan(spec(payload=many), name="t", run_id="r", placement=placement)
+        message = str(info.value)
+        assert message.startswith("payload: ") and "configMapKeyRef" in message
+        assert "5860 KiB" in message and "512 KiB" in message
+    # escapes count as they are written: 100 KiB of quotes is 200 KiB in plan.json
+    quotes = {"bodies": [{"body": '"' * 60_000} for _ in range(5)]}
+    with pytest.raises(PlanError):
+        build_plan(spec(payload=quotes), name="t", run_id="r", placement=PLACEMENT)
+    # a 200 KiB body fits, and the whole plan with it stays well under 1 MiB
+    big = spec(payload={"body": "y" * 200 * 1024})
+    plan = build_plan(big, name="t", run_id="r", placement=replace(PLACEMENT, inline_bodies=True))
+    assert sum(len(v.encode()) for v in plan.files.values()) < MAX_INLINE_PAYLOAD_BYTES + 16_384

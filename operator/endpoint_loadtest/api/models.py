@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from endpoint_loadtest.api.durations import Duration, parse_duration
@@ -31,6 +31,12 @@ PERCENTILES = ("p50", "p90", "p95", "p99")
 # A DNS-1123 label (ConfigMap, Secret and ServiceAccount names are subdomains, which allow dots).
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 ENV_VAR_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+# The shape of a real AWS region: us-east-1, eu-central-2, us-gov-west-1, us-isob-east-1.
+AWS_REGION = (
+    r"^[a-z]{2}(-gov|-iso[a-z]?)?-"
+    r"(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9][0-9]?$"
+)
+DEFAULT_MAX_ERROR_RATE = 0.01
 
 
 class ApiModel(BaseModel):
@@ -70,8 +76,9 @@ class SageMakerTarget(ApiModel):
         description="Name of the SageMaker endpoint (EndpointName).",
     )
     region: str = Field(
-        pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]+$",
-        description="AWS region of the endpoint, for example us-east-1.",
+        max_length=32,
+        pattern=AWS_REGION,
+        description="AWS region of the endpoint, for example us-east-1 or us-gov-west-1.",
     )
     variant_name: str | None = Field(
         default=None,
@@ -253,13 +260,27 @@ class Payload(ApiModel):
         """The payload as a list of bodies, whichever form the user wrote."""
         if self.bodies:
             return list(self.bodies)
-        return [PayloadBody(body=self.body, config_map_key_ref=self.config_map_key_ref)]
+        # Constructed, not validated: payload.body may be larger (256 KiB) than one body
+        # of a mix (64 KiB), and it was validated as payload.body already.
+        return [
+            PayloadBody.model_construct(
+                name=None, body=self.body, config_map_key_ref=self.config_map_key_ref, weight=1
+            )
+        ]
 
 
 # --------------------------------------------------------------------------- load
 
 
 DEFAULT_MAX_IN_FLIGHT = 1000
+IN_FLIGHT_BELOW_WORKERS = (
+    "load.maxInFlight must be at least load.workers: each worker keeps at least one "
+    "request in flight, so a smaller cap would not hold"
+)
+WORKERS_ABOVE_USERS = (
+    "load.workers must not exceed the (peak) load.users of the closed model: a worker "
+    "without a user sends nothing and its pod sits idle"
+)
 
 
 class Stage(ApiModel):
@@ -319,6 +340,24 @@ class Load(ApiModel):
                     "!has(self.maxInFlight) || has(self.targetTPS) "
                     "|| (has(self.stages) && self.stages.all(s, has(s.targetTPS)))",
                     "load.maxInFlight applies to the open model (targetTPS) only",
+                ),
+                cel(
+                    "!has(self.maxInFlight) || !has(self.workers) "
+                    "|| self.maxInFlight >= self.workers",
+                    IN_FLIGHT_BELOW_WORKERS,
+                    ".maxInFlight",
+                ),
+                cel(
+                    "!has(self.workers) || !has(self.users) || self.workers <= self.users",
+                    WORKERS_ABOVE_USERS,
+                    ".workers",
+                ),
+                cel(
+                    "!has(self.workers) || !has(self.stages) "
+                    "|| self.stages.all(s, has(s.targetTPS)) "
+                    "|| self.stages.exists(s, has(s.users) && s.users >= self.workers)",
+                    WORKERS_ABOVE_USERS,
+                    ".workers",
                 ),
             ]
         }
@@ -398,6 +437,17 @@ class Load(ApiModel):
             raise ValueError("load.duration must be longer than 0s")
         if self.max_in_flight is not None and not self.open_model:
             raise ValueError("load.maxInFlight applies to the open model (targetTPS) only")
+        if self.max_in_flight is not None and self.max_in_flight < self.workers:
+            raise ValueError(
+                f"{IN_FLIGHT_BELOW_WORKERS} (load.maxInFlight {self.max_in_flight} < "
+                f"workers {self.workers})"
+            )
+        if not self.open_model and self.workers > self.peak_users:
+            raise ValueError(
+                f"{WORKERS_ABOVE_USERS} (load.workers {self.workers} > users {self.peak_users})"
+            )
+        if self.request_timeout_seconds <= 0:
+            raise ValueError("load.requestTimeout must be longer than 0s")
         return self
 
     @property
@@ -495,13 +545,15 @@ class Thresholds(ApiModel):
         default=None,
         alias="minTPS",
         ge=0,
-        description="Lowest acceptable successful-or-not transactions per second.",
+        description="Lowest acceptable successful requests per second (results.successTps): "
+        "asking for 1000 TPS means 1000 answers a second, failures do not count.",
     )
-    max_error_rate: float | None = Field(
-        default=None,
+    max_error_rate: float = Field(
+        default=DEFAULT_MAX_ERROR_RATE,
         ge=0,
         le=1,
-        description="Highest acceptable fraction of failed requests (0.01 = 1%).",
+        description="Highest acceptable fraction of failed requests (0.01 = 1%, the "
+        "default; set 1 to accept any error rate).",
     )
     latency_ms: LatencyLimits | None = Field(
         default=None, description="Latency percentile limits in milliseconds."
@@ -517,15 +569,39 @@ class Thresholds(ApiModel):
     )
 
 
+# Periods GetMetricData accepts: 1, 5, 10 and 30 (high-resolution data only) or
+# multiples of 60. Anything else CloudWatch refuses, and every scrape would fail.
+HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
+PERIOD_RULE = (
+    "cloudwatch.period must be a multiple of 60 (SageMaker publishes one-minute data; "
+    "1, 5, 10 and 30 only for high-resolution metrics): CloudWatch refuses other periods"
+)
+
+
 class CloudWatch(ApiModel):
     """Endpoint-side metrics from CloudWatch, beside the client-side view."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.period) || self.period in "
+                    f"{list(HIGH_RESOLUTION_PERIODS)} || self.period % 60 == 0",
+                    PERIOD_RULE,
+                    ".period",
+                )
+            ]
+        }
+    )
 
     enabled: bool = Field(default=False, description="Scrape the endpoint's CloudWatch metrics.")
     period: int = Field(
         default=60,
         ge=1,
         le=3600,
-        description="Metric period in seconds (SageMaker publishes one-minute data).",
+        description="Metric period in seconds: a multiple of 60, as SageMaker publishes "
+        "one-minute data (1, 5, 10 or 30 only where the metrics are high-resolution, as "
+        "the simulator's can be).",
     )
     instance_vcpus: int | None = Field(
         default=None,
@@ -541,6 +617,13 @@ class CloudWatch(ApiModel):
         description="How long after the window's last period ends to wait for CloudWatch to "
         "publish it (it arrives with a delay) before judging with what is there.",
     )
+
+    @field_validator("period")
+    @classmethod
+    def _period_cloudwatch_accepts(cls, period: int) -> int:
+        if period not in HIGH_RESOLUTION_PERIODS and period % 60:
+            raise ValueError(f"{PERIOD_RULE} (got {period})")
+        return period
 
     @property
     def last_period_timeout_seconds(self) -> float:
@@ -657,6 +740,12 @@ class PodSettings(ApiModel):
 # --------------------------------------------------------------------------- spec
 
 
+CLOUDWATCH_NEEDS_SAGEMAKER = (
+    "cloudwatch.enabled needs target.sagemaker: only SageMaker endpoints publish the "
+    "AWS/SageMaker metrics it reads"
+)
+
+
 class EndpointLoadTestSpec(ApiModel):
     """A load test of one inference endpoint, judged against thresholds."""
 
@@ -674,6 +763,11 @@ class EndpointLoadTestSpec(ApiModel):
                     "!has(self.thresholds.cloudwatch.maxCpuUtilizationPercent) || "
                     "(has(self.cloudwatch) && has(self.cloudwatch.instanceVcpus))",
                     "thresholds.cloudwatch.maxCpuUtilizationPercent needs cloudwatch.instanceVcpus",
+                ),
+                cel(
+                    "!has(self.cloudwatch) || !has(self.cloudwatch.enabled) || "
+                    "!self.cloudwatch.enabled || has(self.target.sagemaker)",
+                    CLOUDWATCH_NEEDS_SAGEMAKER,
                 ),
             ]
         }
@@ -697,6 +791,8 @@ class EndpointLoadTestSpec(ApiModel):
 
     @model_validator(mode="after")
     def _cloudwatch_thresholds(self) -> EndpointLoadTestSpec:
+        if self.cloudwatch.enabled and self.target.sagemaker is None:
+            raise ValueError(CLOUDWATCH_NEEDS_SAGEMAKER)
         limits = self.thresholds.cloudwatch
         if limits is None:
             return self
@@ -824,11 +920,33 @@ class Results(ApiModel):
 
     requests: int = Field(default=0, description="Requests started in the window.")
     failures: int = Field(default=0, description="Of those, how many failed.")
-    tps: float = Field(default=0.0, description="requests / window seconds.")
+    tps: float = Field(
+        default=0.0, description="requests / window seconds (failed requests included)."
+    )
+    success_tps: float = Field(
+        default=0.0,
+        description="(requests - failures) / window seconds: the answers per second, "
+        "judged by thresholds.minTPS.",
+    )
     error_rate: float = Field(default=0.0, description="failures / requests.")
-    latency_ms: LatencySummary = Field(default_factory=LatencySummary)
+    latency_ms: LatencySummary = Field(
+        default_factory=LatencySummary,
+        description="Response times of the successful requests (judged by thresholds.latencyMs).",
+    )
+    failure_latency_ms: LatencySummary | None = Field(
+        default=None,
+        description="Response times of the failed requests, beside latencyMs (never judged: "
+        "a fast error is not a fast answer).",
+    )
     errors_by_type: dict[str, int] = Field(
-        default_factory=dict, description="Failures by error code (ModelError, Timeout...)."
+        default_factory=dict,
+        description="Failures by error code (ModelError, Timeout...): the 10 most frequent, "
+        "the rest counted as `other`.",
+    )
+    error_samples: dict[str, str] = Field(
+        default_factory=dict,
+        description="One message the endpoint answered per error type of errorsByType "
+        "(one line, at most 200 characters, the request's own values replaced).",
     )
     errors_by_status: dict[str, int] = Field(
         default_factory=dict, description="Failures by HTTP status (4xx/5xx breakdown)."
@@ -842,8 +960,9 @@ class Results(ApiModel):
     )
     service_latency_ms: LatencySummary | None = Field(
         default=None,
-        description="Open model: response times from the actual send (the service time); "
-        "latencyMs is measured from the intended start and includes waiting in the generator.",
+        description="Open model: response times of the successful requests from the actual "
+        "send (the service time); latencyMs is measured from the intended start and includes "
+        "waiting in the generator.",
     )
     intended_requests: int | None = Field(
         default=None,

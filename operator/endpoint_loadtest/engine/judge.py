@@ -1,5 +1,10 @@
 """Judge: the verdict from the measurement window's figures and the thresholds.
 
+minTPS is judged on the successful requests per second (successTps), latency limits on
+the successful requests' percentiles, and the error rate always (1% unless the spec
+says otherwise): a run where every request failed never passes. A failing verdict
+names the most frequent error types with the endpoint's own message for each.
+
 Inconclusive outranks Failed: when too few requests were made, a worker did not
 report, or the load generator itself was saturated, a failing figure may be the
 client's fault, not the endpoint's, so the run proves nothing either way.
@@ -17,6 +22,7 @@ from endpoint_loadtest.api.models import (
     Verdict,
     VerdictResult,
 )
+from endpoint_loadtest.loadgen.error_names import top_errors_text
 
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
 # Open model: the share of intended requests the generator may fail to send on time.
@@ -32,14 +38,15 @@ def threshold_checks(results: Results, thresholds: Thresholds) -> list[Check]:
     """One check per threshold the user set, in a stable order."""
     checks: list[Check] = []
     if thresholds.min_tps is not None:
-        ok = results.tps >= thresholds.min_tps
+        ok = results.success_tps >= thresholds.min_tps
         checks.append(
             _check(
                 "minTPS",
                 thresholds.min_tps,
-                round(results.tps, 2),
+                round(results.success_tps, 2),
                 ok,
-                f"TPS {results.tps:.1f} {'>=' if ok else '<'} {thresholds.min_tps:g}",
+                f"successful TPS {results.success_tps:.1f} {'>=' if ok else '<'} "
+                f"{thresholds.min_tps:g}",
             )
         )
     if thresholds.max_error_rate is not None:
@@ -61,16 +68,12 @@ def threshold_checks(results: Results, thresholds: Thresholds) -> list[Check]:
             continue
         observed = getattr(results.latency_ms, key)
         ok = observed is not None and observed <= limit
-        seen = "no successful samples" if observed is None else f"{observed:g} ms"
-        checks.append(
-            _check(
-                f"latencyMs.{key}",
-                limit,
-                observed,
-                ok,
-                f"{key} {seen} {'<=' if ok else '>'} {limit:g} ms",
-            )
+        text = (
+            f"{key} not measured: no successful samples (limit {limit:g} ms)"
+            if observed is None
+            else f"{key} {observed:g} ms {'<=' if ok else '>'} {limit:g} ms"
         )
+        checks.append(_check(f"latencyMs.{key}", limit, observed, ok, text))
     if thresholds.cloudwatch is not None and results.cloudwatch is not None:
         checks.extend(cloudwatch_checks(results.cloudwatch, thresholds.cloudwatch)[0])
     return checks
@@ -248,17 +251,19 @@ def _judge(
     validity, reasons = inconclusive_reasons(results, thresholds, incomplete_workers or [])
     checks.extend(validity)
     failed = [c for c in checks if not c.passed and c.name not in VALIDITY_CHECKS]
+    errors = top_errors_text(results.errors_by_type, results.error_samples)
+    why = f". Top errors: {errors}" if errors else ""
     if reasons:
         return Verdict(
             result=VerdictResult.INCONCLUSIVE,
             checks=checks,
-            message="Inconclusive: " + "; ".join(reasons) + ".",
+            message="Inconclusive: " + "; ".join(reasons) + why + ".",
         )
     if failed:
         return Verdict(
             result=VerdictResult.FAILED,
             checks=checks,
-            message="Failed: " + "; ".join(c.message for c in failed) + ".",
+            message="Failed: " + "; ".join(c.message for c in failed) + why + ".",
         )
     return Verdict(
         result=VerdictResult.PASSED,

@@ -20,6 +20,10 @@ MASTER_PORT = 5557
 WEB_PORT = 8089
 LOCUST_COMMAND = "elt-locust"
 DEFAULT_WORKER_CONNECT_TIMEOUT_SECONDS = 120.0
+# Inline bodies travel in the test's ConfigMap with the plan, and a ConfigMap holds at
+# most 1 MiB: the bodies together, as encoded into the plan, stay well below that. The
+# same bound applies locally, so a document that runs on a laptop runs in a cluster.
+MAX_INLINE_PAYLOAD_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,22 @@ def _payload(spec: EndpointLoadTestSpec, placement: Placement) -> tuple[dict[str
     return {"selection": spec.payload.selection, "bodies": bodies}, files
 
 
+def check_inline_payload(spec: EndpointLoadTestSpec) -> None:
+    """Refuse inline bodies that could not travel with the plan (see the bound above)."""
+    total = sum(
+        len(json.dumps(body.body))  # as encoded in plan.json: quotes and escapes count
+        for body in spec.payload.all_bodies()
+        if body.body is not None
+    )
+    if total > MAX_INLINE_PAYLOAD_BYTES:
+        raise PlanError(
+            f"payload: the inline bodies take {total / 1024:.0f} KiB in the plan, more than "
+            f"{MAX_INLINE_PAYLOAD_BYTES // 1024} KiB (they travel in a ConfigMap, at most "
+            "1 MiB); put large bodies in a ConfigMap of their own and use "
+            "payload.configMapKeyRef or payload.bodies[].configMapKeyRef"
+        )
+
+
 def _schedule(spec: EndpointLoadTestSpec, placement: Placement) -> dict[str, Any]:
     load = spec.load
     if load.stages:
@@ -150,6 +170,7 @@ def planned_seconds(spec: EndpointLoadTestSpec) -> float:
 
 
 def build_plan(spec: EndpointLoadTestSpec, *, name: str, run_id: str, placement: Placement) -> Plan:
+    check_inline_payload(spec)
     payload, files = _payload(spec, placement)
     config = {
         "version": PLAN_VERSION,

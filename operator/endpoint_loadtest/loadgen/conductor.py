@@ -20,7 +20,7 @@ from gevent.event import Event
 from locust.env import Environment
 from locust.runners import MasterRunner
 
-from endpoint_loadtest.loadgen import latency, open_model, phases
+from endpoint_loadtest.loadgen import errors, latency, open_model, phases
 from endpoint_loadtest.loadgen.config import LoadgenConfig
 from endpoint_loadtest.loadgen.window_stats import window_result
 
@@ -56,6 +56,8 @@ class Conductor:
         self.flushed: set[str] = set()
         self.open_figures: dict[str, dict[str, int]] = {}  # open model: per worker
         self.latency_messages: dict[str, dict[str, list[list[int]]]] = {}  # per worker
+        self.latency_totals: dict[str, dict[str, list[float | None]]] = {}  # per worker
+        self.error_samples: dict[str, str] = {}  # failure name -> first worker's sample
         self.target_tps: float | None = None  # open model: the rate being sent now
         self._spawned = Event()
         self._all_flushed = Event()
@@ -224,10 +226,15 @@ class Conductor:
         if not self._all_flushed.wait(timeout=bound) and self._missing_flushes():
             missing = ", ".join(sorted(self._missing_flushes()))
             log.warning("workers did not flush within %.0fs: %s", bound, missing)
+        nodes = sorted(self.latency_messages)
         result = window_result(
             self.runner.stats,
             self.base_request_type,
-            latency.merge_messages(self.latency_messages.values()),
+            latency.merge_messages(
+                [self.latency_messages[n] for n in nodes],
+                [self.latency_totals.get(n) or {} for n in nodes],
+            ),
+            self.error_samples,
         )
         result["windowSeconds"] = self.window_end - (self.window_start or self.window_end)
         result["maxWorkerCpuPercent"] = max(self.max_cpu.values(), default=None)
@@ -254,6 +261,9 @@ class Conductor:
             self.open_figures[msg.node_id] = figures
         if (histograms := (msg.data or {}).get("latency")) is not None:
             self.latency_messages[msg.node_id] = histograms
+            self.latency_totals[msg.node_id] = (msg.data or {}).get("latencyTotals") or {}
+        for name, sample in ((msg.data or {}).get("errorSamples") or {}).items():
+            self.error_samples.setdefault(str(name), str(sample))
         self.flushed.add(msg.node_id)
         if not self._missing_flushes():
             self._all_flushed.set()
@@ -328,5 +338,7 @@ def _flush_when_idle(environment: Environment, cpu_percent: float | None = None)
             "cpuPercent": cpu_percent,
             "openModel": open_model.flush_figures(),
             "latency": latency.WINDOW.to_message(),
+            "latencyTotals": latency.WINDOW.totals_message(),
+            "errorSamples": errors.SAMPLES.to_message(),
         },
     )

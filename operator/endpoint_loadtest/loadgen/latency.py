@@ -8,7 +8,11 @@ every value is within 0.5% of the time measured, at any scale.
 
 Each worker records the requests it *started* in the measured phase (the same
 requests Locust counts under the measured request type) and sends its histograms with
-its final flush; the master sums them (conductor.py, window_stats.py).
+its final flush; the master sums them (conductor.py, window_stats.py). Successful and
+failed calls go to separate histograms (LATENCY/SERVICE of successes, FAILURE): a fast
+error must not improve the percentiles of the answers. Each histogram also
+keeps the exact sum and maximum of what it recorded, so the mean and the max stay
+exact too.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
+from itertools import zip_longest
 
 from endpoint_loadtest.loadgen.phases import MEASURE
 
 LATENCY, SERVICE = "latency", "service"  # from the (intended) start; from the actual send
+FAILURE = "failure"  # from the (intended) start, of failed calls
 
 
 def bucket_us(ms: float) -> int:
@@ -36,9 +42,16 @@ class LatencyHistogram:
 
     def __init__(self, counts: Counter[int] | None = None) -> None:
         self.counts: Counter[int] = counts if counts is not None else Counter()
+        # Exact sum and maximum of the recorded values (None: not known, e.g. a message
+        # without totals); the mean and max come from these, not from rounded buckets.
+        self.total_ms: float | None = 0.0 if counts is None else None
+        self.max_ms: float | None = None
 
     def record(self, ms: float) -> None:
         self.counts[bucket_us(ms)] += 1
+        if self.total_ms is not None:
+            self.total_ms += ms
+        self.max_ms = ms if self.max_ms is None else max(self.max_ms, ms)
 
     @property
     def count(self) -> int:
@@ -46,6 +59,16 @@ class LatencyHistogram:
 
     def merge(self, other: LatencyHistogram) -> None:
         self.counts.update(other.counts)
+        if self.total_ms is None or other.total_ms is None:
+            self.total_ms = None
+        else:
+            self.total_ms += other.total_ms
+        if other.max_ms is not None:
+            self.max_ms = other.max_ms if self.max_ms is None else max(self.max_ms, other.max_ms)
+
+    def totals_message(self) -> list[float | None]:
+        """[sum ms, max ms]: the exact figures the buckets round."""
+        return [self.total_ms, self.max_ms]
 
     def percentile(self, fraction: float) -> float | None:
         """The ceil(fraction x n)-th smallest value in ms (None when empty)."""
@@ -86,16 +109,42 @@ class WindowLatency:
             histogram = self.histograms[kind] = LatencyHistogram()
         histogram.record(ms)
 
+    def record_call(
+        self, phase: str, failed: bool, latency_ms: float, service_ms: float | None = None
+    ) -> None:
+        """One call: its latency in the success or the failure histogram; the service
+        time (open model) of successes only, like serviceLatencyMs."""
+        self.record(phase, FAILURE if failed else LATENCY, latency_ms)
+        if service_ms is not None and not failed:
+            self.record(phase, SERVICE, service_ms)
+
     def to_message(self) -> dict[str, list[list[int]]]:
         return {kind: h.to_message() for kind, h in self.histograms.items()}
 
+    def totals_message(self) -> dict[str, list[float | None]]:
+        """{kind: [sum ms, max ms]}, sent beside to_message in the final flush."""
+        return {kind: h.totals_message() for kind, h in self.histograms.items()}
 
-def merge_messages(messages: Iterable[dict[str, list[list[int]]]]) -> dict[str, LatencyHistogram]:
-    """The master's sum of the workers' flushed histograms, by kind."""
+
+def merge_messages(
+    messages: Iterable[dict[str, list[list[int]]]],
+    totals: Iterable[dict[str, list[float | None]]] | None = None,
+) -> dict[str, LatencyHistogram]:
+    """The master's sum of the workers' flushed histograms, by kind.
+
+    `totals`: the same workers' totals messages; the merged exact sum is known only when
+    every worker sent it (otherwise the mean comes from elsewhere, see window_stats)."""
     merged: dict[str, LatencyHistogram] = {}
-    for message in messages:
-        for kind, pairs in message.items():
-            merged.setdefault(kind, LatencyHistogram()).merge(LatencyHistogram.from_message(pairs))
+    for message, sums in zip_longest(list(messages), list(totals or ()), fillvalue=None):
+        for kind, pairs in (message or {}).items():
+            histogram = LatencyHistogram.from_message(pairs)
+            total, peak = ((sums or {}).get(kind) or [None, None])[:2]
+            histogram.total_ms = None if total is None else float(total)
+            histogram.max_ms = None if peak is None else float(peak)
+            if kind in merged:
+                merged[kind].merge(histogram)
+            else:
+                merged[kind] = histogram
     return merged
 
 

@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from gevent.event import Event
 
-from endpoint_loadtest.loadgen.errors import RequestFailure
-from endpoint_loadtest.loadgen.latency import LATENCY, SERVICE, WINDOW
+from endpoint_loadtest.loadgen.errors import SAMPLES, RequestFailure
+from endpoint_loadtest.loadgen.latency import WINDOW
 from endpoint_loadtest.loadgen.phases import (
     DONE,
     MEASURE,
@@ -212,8 +212,9 @@ class RequestSender:
         ended = time.perf_counter()
         start = min(intended, sent)  # late: from the intended start; early: from the send
         latency_ms, service_ms = (ended - start) * 1000.0, (ended - sent) * 1000.0
-        WINDOW.record(phase, LATENCY, latency_ms)
-        WINDOW.record(phase, SERVICE, service_ms)
+        WINDOW.record_call(phase, failure is not None, latency_ms, service_ms)
+        if failure is not None:
+            SAMPLES.record(phase, failure)
         self.environment.events.request.fire(
             request_type=request_type(self.base, phase),
             name=body.name,

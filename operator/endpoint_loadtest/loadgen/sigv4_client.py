@@ -319,7 +319,7 @@ def classify_aws_error(status: int, error_type: str | None, body: bytes) -> Any:
     """
     import json
 
-    from endpoint_loadtest.loadgen.errors import RequestFailure, failure_name
+    from endpoint_loadtest.loadgen.errors import RequestFailure, body_detail, failure_name
 
     code = (error_type or "").split(":", 1)[0].strip()
     if not code:
@@ -329,4 +329,4 @@ def classify_aws_error(status: int, error_type: str | None, body: bytes) -> Any:
             parsed = {}
         raw = parsed.get("__type") or parsed.get("code") or "" if isinstance(parsed, dict) else ""
         code = str(raw).rsplit("#", 1)[-1]
-    return RequestFailure(failure_name(code or "HTTPError", status))
+    return RequestFailure(failure_name(code or "HTTPError", status), body_detail(body))

@@ -19,12 +19,14 @@ from locust import User, constant, task
 from endpoint_loadtest.loadgen.config import LoadgenConfig
 from endpoint_loadtest.loadgen.errors import (
     CONNECTION_ERROR,
+    SAMPLES,
     TIMEOUT,
     RequestFailure,
     classify_boto_error,
     classify_http_status,
+    timeout_detail,
 )
-from endpoint_loadtest.loadgen.latency import LATENCY, WINDOW
+from endpoint_loadtest.loadgen.latency import WINDOW
 from endpoint_loadtest.loadgen.phases import TRACKER, request_type
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,9 @@ class EndpointUser(User):
         except RequestFailure as error:
             failure = error
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        WINDOW.record(phase, LATENCY, elapsed_ms)
+        WINDOW.record_call(phase, failure is not None, elapsed_ms)
+        if failure is not None:
+            SAMPLES.record(phase, failure)
         self.environment.events.request.fire(
             request_type=request_type(self.base_request_type, phase),
             name=body.name,
@@ -97,6 +101,7 @@ class SageMakerBoto3User(EndpointUser):
         target = config.target
         timeout = config.schedule.request_timeout_seconds
         cls.config = config
+        SAMPLES.forbid(request_values(config))
         # One client per process: boto3 clients are thread- and greenlet-safe, and
         # creating one per user would cost seconds and megabytes at high user counts.
         cls._client = boto3.client(
@@ -149,6 +154,7 @@ class HttpTargetUser(EndpointUser):
         url = URL(target["url"])
         timeout = config.schedule.request_timeout_seconds
         cls.config = config
+        SAMPLES.forbid(request_values(config))
         cls.base_request_type = target.get("method", "POST")
         cls._method = target.get("method", "POST")
         cls._path = url.request_uri
@@ -167,11 +173,11 @@ class HttpTargetUser(EndpointUser):
             )
             data = response.read()
         except (TimeoutError, gevent.Timeout):
-            raise RequestFailure(TIMEOUT) from None
-        except OSError:
-            raise RequestFailure(CONNECTION_ERROR) from None
+            raise RequestFailure(TIMEOUT, timeout_detail()) from None
+        except OSError as error:
+            raise RequestFailure(CONNECTION_ERROR, str(error)) from None
         if response.status_code >= 400:
-            raise classify_http_status(response.status_code)
+            raise classify_http_status(response.status_code, data)
         return len(data)
 
 
@@ -198,6 +204,7 @@ class FastSageMakerUser(EndpointUser):
         target = config.target
         timeout = config.schedule.request_timeout_seconds
         cls.config = config
+        SAMPLES.forbid(request_values(config))
         boto = sig.botocore_client(target["region"], timeout)
         template = sig.template_from_botocore(boto, sig.invoke_kwargs_for(target))
         cls._signer = sig.FastSigner(template, sig.client_credentials(boto), boto.meta.region_name)
@@ -221,15 +228,46 @@ class FastSageMakerUser(EndpointUser):
             response = self._client.request("POST", self._path, body=body, headers=headers)
             data = response.read()
         except (TimeoutError, gevent.Timeout):
-            raise RequestFailure(TIMEOUT) from None
-        except OSError:
-            raise RequestFailure(CONNECTION_ERROR) from None
+            raise RequestFailure(TIMEOUT, timeout_detail()) from None
+        except OSError as error:
+            raise RequestFailure(CONNECTION_ERROR, str(error)) from None
         status = response.status_code
         if status >= 400:
             from endpoint_loadtest.loadgen.sigv4_client import classify_aws_error
 
             raise classify_aws_error(status, response.get("x-amzn-ErrorType"), data)
         return len(data)
+
+
+def _json_strings(text: str) -> list[str]:
+    import json
+
+    try:
+        stack: list[Any] = [json.loads(text)]
+    except ValueError:
+        return []
+    found: list[str] = []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def request_values(config: LoadgenConfig) -> list[str]:
+    """What the request itself carries (bodies, header and attribute values): an error
+    sample that echoes one of them has it replaced (errors.ErrorSamples)."""
+    target = config.target
+    values = [body.data.decode("utf-8", errors="replace") for body in config.payload.bodies]
+    for text in list(values):  # and each string inside a JSON body, echoed on its own
+        values += _json_strings(text)
+    values += [str(v) for v in (target.get("headers") or {}).values()]
+    values += [str(target[k]) for k in ("customAttributes",) if target.get(k)]
+    return values
 
 
 CLIENTS = ("fast", "boto3")

@@ -13,8 +13,9 @@ from typing import TextIO
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
-from endpoint_loadtest.api.models import EndpointLoadTestStatus, Progress
+from endpoint_loadtest.api.models import EndpointLoadTestStatus, Progress, Results
 
 LINE_INTERVAL_SECONDS = 5.0
 
@@ -134,12 +135,31 @@ def render_verdict(status: EndpointLoadTestStatus, stream: TextIO | None = None)
         lat = results.latency_ms
         console.print(
             f"{results.requests} requests in {results.window_seconds:.1f}s: "
-            f"{results.tps:.1f} TPS, {results.failures} failed ({results.error_rate:.2%}); "
+            f"{results.tps:.1f} TPS, {results.success_tps:.1f} successful TPS, "
+            f"{results.failures} failed ({results.error_rate:.2%}); successful calls: "
             f"p50 {_ms(lat.p50)}, p90 {_ms(lat.p90)}, p95 {_ms(lat.p95)}, p99 {_ms(lat.p99)}",
             markup=False,
             highlight=False,
         )
+        failed = results.failure_latency_ms
+        if failed is not None:
+            console.print(
+                f"failed calls: p50 {_ms(failed.p50)}, p99 {_ms(failed.p99)}",
+                markup=False,
+                highlight=False,
+            )
         if results.errors_by_type:
-            errors = ", ".join(f"{k}: {v}" for k, v in sorted(results.errors_by_type.items()))
-            console.print(f"errors: {errors}", markup=False, highlight=False)
+            console.print(_errors_table(results), markup=False, highlight=False)
     console.print(verdict.message, markup=False, highlight=False)
+
+
+def _errors_table(results: Results) -> Table:
+    """Error types by count, each with one message the endpoint answered."""
+    table = Table(title="Errors")
+    for column in ("error", "count", "sample message"):
+        table.add_column(column, overflow="fold")
+    ranked = sorted(results.errors_by_type.items(), key=lambda item: (-item[1], item[0]))
+    for name, count in ranked:
+        sample = results.error_samples.get(name, "-")
+        table.add_row(Text(name), str(count), Text(sample))  # Text: no markup in messages
+    return table

@@ -259,11 +259,24 @@ def _brief(text: str, limit: int = 200) -> str:
 
 _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
+_session: Any = None
+
+
+def _shared_session() -> Any:
+    """The process's one boto3 Session (caller holds _clients_lock): its credential chain
+    and loaded service models are shared by every region's client, not built per region."""
+    global _session
+    if _session is None:
+        import boto3
+
+        _session = boto3.session.Session()
+    return _session
 
 
 def cloudwatch_client(region: str) -> Any:
     """A cached boto3 CloudWatch client: the process's identity, the standard endpoint
-    variables (AWS_ENDPOINT_URL_CLOUDWATCH), three attempts with standard back-off."""
+    variables (AWS_ENDPOINT_URL_CLOUDWATCH), three attempts with standard back-off.
+    One client per region and endpoint, all from one Session."""
     key = "|".join(
         [
             region,
@@ -274,10 +287,9 @@ def cloudwatch_client(region: str) -> Any:
     with _clients_lock:
         client = _clients.get(key)
         if client is None:
-            import boto3
             from botocore.config import Config
 
-            client = boto3.session.Session().client(
+            client = _shared_session().client(
                 "cloudwatch",
                 region_name=region,
                 config=Config(

@@ -35,6 +35,8 @@ from prometheus_client.core import (
 from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
+from endpoint_loadtest.loadgen.error_names import sanitize_name, top_counts
+
 PREFIX = "elt"
 LABELS = ("namespace", "name", "run")
 PHASES = ("Pending", "Starting", "Running", "Evaluating", "Completed", "Error")
@@ -64,7 +66,7 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "response_time_seconds": (
         "gauge",
-        "Response-time percentiles of the measurement window (final).",
+        "Response-time percentiles of the measurement window's successful requests (final).",
         ("percentile",),
     ),
     "requests": (
@@ -76,13 +78,18 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "failures": (
         "counter",
         "Failed requests by error type (while running: Locust's errors; after: the "
-        "measurement window's).",
+        "measurement window's); the 10 most frequent types, the rest as `other`.",
         ("error_type",),
     ),
     "window_requests": ("gauge", "Requests started in the measurement window.", ()),
     "window_error_ratio": ("gauge", "Failed / all requests of the measurement window.", ()),
     "window_duration_seconds": ("gauge", "Length of the measurement window.", ()),
     "achieved_tps": ("gauge", "Achieved transactions per second (window requests / s).", ()),
+    "achieved_success_tps": (
+        "gauge",
+        "Successful requests per second of the window (judged by thresholds.minTPS).",
+        (),
+    ),
     "target_tps": ("gauge", "thresholds.minTPS.", ()),
     "latency_limit_seconds": ("gauge", "thresholds.latencyMs, by percentile.", ("percentile",)),
     "cloudwatch_available": (
@@ -217,12 +224,14 @@ def flatten(status: dict[str, Any], snapshot: Any = None, spec: dict[str, Any] |
         for key, quantile in QUANTILES.items():
             put("response_time_seconds", _ms((results.get("latencyMs") or {}).get(key)), quantile)
         put("requests", results.get("totalRequests", results.get("requests")))
-        for error_type, count in sorted((results.get("errorsByType") or {}).items()):
+        by_type = _bounded_errors(results.get("errorsByType") or {})
+        for error_type, count in sorted(by_type.items()):
             put("failures", count, error_type)
         put("window_requests", results.get("requests"))
         put("window_error_ratio", results.get("errorRate"))
         put("window_duration_seconds", results.get("windowSeconds"))
         put("achieved_tps", results.get("tps"))
+        put("achieved_success_tps", results.get("successTps"))
     thresholds = (spec or {}).get("thresholds") or {}
     put("target_tps", thresholds.get("minTPS"))
     for key, quantile in QUANTILES.items():
@@ -292,10 +301,20 @@ def _from_snapshot(snapshot: Any, finished: bool) -> list[Sample]:
             samples.append(("requests", (), requests))
         by_type: dict[str, float] = {}
         for error in stats.get("errors", []):
-            kind = str(error.get("error", "unknown"))
+            kind = sanitize_name(error.get("error", "unknown"))
             by_type[kind] = by_type.get(kind, 0.0) + float(error.get("occurrences", 0))
-        samples.extend(("failures", (kind,), count) for kind, count in sorted(by_type.items()))
+        bounded = _bounded_errors(by_type)
+        samples.extend(("failures", (kind,), count) for kind, count in sorted(bounded.items()))
     return samples
+
+
+def _bounded_errors(counts: dict[str, Any]) -> dict[str, Any]:
+    """Error types as label values: sanitised, the top ones kept, the rest as `other`."""
+    merged: dict[str, Any] = {}
+    for name, count in counts.items():
+        label = sanitize_name(name)
+        merged[label] = merged.get(label, 0) + (_num(count) or 0)
+    return top_counts(merged)
 
 
 def _dedupe(samples: Iterable[Sample]) -> list[Sample]:
