@@ -17,6 +17,7 @@ from endpoint_loadtest.api.models import (
     Verdict,
     VerdictResult,
 )
+from endpoint_loadtest.engine.judge_streaming import streaming_checks
 
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
 # Open model: the share of intended requests the generator may fail to send on time.
@@ -73,6 +74,7 @@ def threshold_checks(results: Results, thresholds: Thresholds) -> list[Check]:
         )
     if thresholds.cloudwatch is not None and results.cloudwatch is not None:
         checks.extend(cloudwatch_checks(results.cloudwatch, thresholds.cloudwatch)[0])
+    checks.extend(streaming_checks(results, thresholds))
     return checks
 
 

@@ -22,6 +22,7 @@ from locust.runners import MasterRunner
 
 from endpoint_loadtest.loadgen import latency, open_model, phases
 from endpoint_loadtest.loadgen.config import LoadgenConfig
+from endpoint_loadtest.loadgen.streaming import window as streaming
 from endpoint_loadtest.loadgen.window_stats import window_result
 
 log = logging.getLogger("elt.conductor")
@@ -56,6 +57,7 @@ class Conductor:
         self.flushed: set[str] = set()
         self.open_figures: dict[str, dict[str, int]] = {}  # open model: per worker
         self.latency_messages: dict[str, dict[str, list[list[int]]]] = {}  # per worker
+        self.streaming_messages: dict[str, dict[str, Any]] = {}  # streamed targets: per worker
         self.target_tps: float | None = None  # open model: the rate being sent now
         self._spawned = Event()
         self._all_flushed = Event()
@@ -106,6 +108,7 @@ class Conductor:
             "plannedSeconds": self.planned_seconds(),
             "maxWorkerCpuPercent": max(self.max_cpu.values(), default=None),
             "masterCpuPercent": self.runner.current_cpu_usage,
+            "streaming": streaming.LIVE.figures(),
         }
 
     # ------------------------------------------------------------------ the run
@@ -237,6 +240,10 @@ class Conductor:
         result["interrupted"] = self.interrupted
         if self.config.schedule.open_model:
             result.update(open_model.window_totals(self.open_figures.values()))
+        if self.config.target.get("stream") is not None:
+            result["streaming"] = streaming.window_streaming(
+                self.streaming_messages.values(), result["windowSeconds"]
+            )
         self.result = result
         self.state, self.message = FINISHED, "finished"
         self.runner.stop()
@@ -254,6 +261,8 @@ class Conductor:
             self.open_figures[msg.node_id] = figures
         if (histograms := (msg.data or {}).get("latency")) is not None:
             self.latency_messages[msg.node_id] = histograms
+        if (stream_figures := (msg.data or {}).get("streaming")) is not None:
+            self.streaming_messages[msg.node_id] = stream_figures
         self.flushed.add(msg.node_id)
         if not self._missing_flushes():
             self._all_flushed.set()
@@ -328,5 +337,6 @@ def _flush_when_idle(environment: Environment, cpu_percent: float | None = None)
             "cpuPercent": cpu_percent,
             "openModel": open_model.flush_figures(),
             "latency": latency.WINDOW.to_message(),
+            "streaming": streaming.WORKER.window.to_message(),
         },
     )

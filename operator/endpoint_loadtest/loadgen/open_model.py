@@ -214,6 +214,7 @@ class RequestSender:
         latency_ms, service_ms = (ended - start) * 1000.0, (ended - sent) * 1000.0
         WINDOW.record(phase, LATENCY, latency_ms)
         WINDOW.record(phase, SERVICE, service_ms)
+        self.user.measured(phase)
         self.environment.events.request.fire(
             request_type=request_type(self.base, phase),
             name=body.name,

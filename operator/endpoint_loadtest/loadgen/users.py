@@ -44,6 +44,9 @@ class EndpointUser(User):
         """Send one request; return the response length or raise RequestFailure."""
         raise NotImplementedError
 
+    def measured(self, phase: str) -> None:
+        """After `call`, in its greenlet: file figures beyond the latency (streaming)."""
+
     @task
     def invoke(self) -> None:
         phase = TRACKER.begin()
@@ -69,6 +72,7 @@ class EndpointUser(User):
             failure = error
         elapsed_ms = (time.perf_counter() - started) * 1000.0
         WINDOW.record(phase, LATENCY, elapsed_ms)
+        self.measured(phase)
         self.environment.events.request.fire(
             request_type=request_type(self.base_request_type, phase),
             name=body.name,
@@ -237,8 +241,12 @@ CLIENTS = ("fast", "boto3")
 
 def user_class_for(config: LoadgenConfig) -> type[EndpointUser]:
     """A concrete user class configured for this plan's target."""
-    base: type[SageMakerBoto3User] | type[FastSageMakerUser] | type[HttpTargetUser]
-    if config.target_kind != "sagemaker":
+    base: type[EndpointUser]
+    if config.target.get("stream") is not None:
+        from endpoint_loadtest.loadgen.streaming.users import streaming_user_base
+
+        base = streaming_user_base(config)
+    elif config.target_kind != "sagemaker":
         base = HttpTargetUser
     elif config.client == "boto3":
         base = SageMakerBoto3User
