@@ -86,7 +86,7 @@ def test_crc_mismatch_is_an_error_for_both_parsers(where: str) -> None:
         message[-6] ^= 0x01  # a payload byte: the message CRC no longer matches
     with pytest.raises(EventStreamError, match=f"{where} CRC"):
         EventStreamDecoder().feed(bytes(message))
-    with pytest.raises(Exception, match="(?i)checksum|crc"):
+    with pytest.raises(Exception, match=r"(?i)checksum|crc"):
         botocore_messages(bytes(message))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def feed_in_pieces(data: bytes, stream_format: str, cut: list[int]) -> StreamTim
     """Feed the bytes cut at the given offsets, one millisecond per piece."""
     timer = StreamTimer(0.0, stream_format)
     bounds = [0, *sorted(cut), len(data)]
-    for number, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False), start=1):
+    for number, (start, end) in enumerate(itertools.pairwise(bounds), start=1):
         timer.feed(data[start:end], number / 1000.0)
     return timer
 
