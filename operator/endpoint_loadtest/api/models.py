@@ -973,6 +973,11 @@ class StreamingResults(ApiModel):
         description="Inter-token latency: every gap between successive chunks carrying tokens.",
     )
     output_tokens: int = Field(default=0, description="Output tokens of the window's requests.")
+    total_output_tokens: int = Field(
+        default=0,
+        description="Output tokens of every successful stream of the run, ramp-up and warmup "
+        "included (as totalRequests).",
+    )
     output_tokens_source: str | None = Field(
         default=None,
         description="Where outputTokens comes from: `usage` (the server's counts), `events` "

@@ -337,6 +337,6 @@ def _flush_when_idle(environment: Environment, cpu_percent: float | None = None)
             "cpuPercent": cpu_percent,
             "openModel": open_model.flush_figures(),
             "latency": latency.WINDOW.to_message(),
-            "streaming": streaming.WORKER.window.to_message(),
+            "streaming": streaming.WORKER.flush_message(),
         },
     )

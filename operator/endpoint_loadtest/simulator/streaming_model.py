@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from array import array
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from endpoint_loadtest.simulator.config import ConfigError, _choice, _integer, _
 from endpoint_loadtest.simulator.stats import summarize
 
 FORMATS = ("tgi", "jsonlines", "openai")
+MAX_RECORDS = 100_000
 # mid-stream faults: SageMaker's exception events, the server's in-band error, a cut stream
 STREAM_ERRORS = ("ModelStreamError", "InternalStreamFailure", "GenerationError", "TruncatedStream")
 
@@ -209,7 +211,8 @@ class StreamStats:
         self.input_tokens = 0
         self.ttft_ms = array("d")
         self.tpot_ms = array("d")
-        self.records: list[dict[str, float | int | str | None]] = []
+        # each request's truth, the latest MAX_RECORDS (the summaries above keep them all)
+        self.records: deque[dict[str, float | int | str | None]] = deque(maxlen=MAX_RECORDS)
 
     def record(
         self,
@@ -238,6 +241,7 @@ class StreamStats:
         self.records.append(
             {
                 "arrival": arrival,
+                "at": time.time(),
                 "ttftMs": None if ttft_s is None else ttft_s * 1000.0,
                 "tpotMs": tpot_ms,
                 "latencyMs": end_s * 1000.0,
@@ -259,5 +263,5 @@ class StreamStats:
             "tpot_ms": summarize(self.tpot_ms),
         }
         if records:
-            result["records"] = self.records
+            result["records"] = list(self.records)
         return result

@@ -115,6 +115,9 @@ class WorkerStreaming:
         self.recent = StreamWindow()
         # per-request objectives for goodput (thresholds.streaming.slo), from the plan
         self.slo: dict[str, float] = {}
+        # every successful stream of the run, ramp-up and warmup included
+        self.run_requests = 0
+        self.run_output_tokens = 0
 
     def is_good(self, figures: StreamFigures) -> bool:
         slo = self.slo
@@ -127,9 +130,19 @@ class WorkerStreaming:
 
     def record(self, phase: str, figures: StreamFigures) -> None:
         good = self.is_good(figures)
+        self.run_requests += 1
+        self.run_output_tokens += figures.output_tokens
         self.recent.add(figures, good)
         if phase == MEASURE:
             self.window.add(figures, good)
+
+    def flush_message(self) -> dict[str, Any]:
+        """What the worker sends with its final flush: the window, and the run's totals."""
+        return {
+            **self.window.to_message(),
+            "runRequests": self.run_requests,
+            "runOutputTokens": self.run_output_tokens,
+        }
 
     def take_recent(self) -> dict[str, Any]:
         recent, self.recent = self.recent, StreamWindow()
@@ -142,8 +155,10 @@ WORKER = WorkerStreaming()
 def window_streaming(messages: Iterable[dict[str, Any]], window_seconds: float) -> dict[str, Any]:
     """The master's `streaming` result from the workers' flushed window messages."""
     merged = StreamWindow()
+    run_tokens = 0
     for message in messages:
         merged.merge_message(message)
+        run_tokens += int(message.get("runOutputTokens", 0))
     seconds = window_seconds if window_seconds > 0 else 0.0
     with_input = merged.sources.get("withInputTokens", 0)
     result: dict[str, Any] = {
@@ -153,6 +168,7 @@ def window_streaming(messages: Iterable[dict[str, Any]], window_seconds: float) 
         "itlMs": _summary(merged.histograms.get(ITL), merged.sums.get(ITL)),
         "outputTokens": merged.output_tokens,
         "outputTokensSource": merged.source,
+        "totalOutputTokens": run_tokens,
         "outputTokensPerSecond": round(merged.output_tokens / seconds, 3) if seconds else 0.0,
         "requestOutputTokensPerSecond": _summary(
             merged.histograms.get(TOKENS_PER_SECOND), merged.sums.get(TOKENS_PER_SECOND)

@@ -1,0 +1,183 @@
+"""Real `elt run` of streamed targets against the simulator's streaming endpoints.
+
+The simulator records each request's true TTFT and TPOT and every token it served; the
+product's figures must agree: percentiles within 5% below saturation, token counts
+exactly, mid-stream faults by type.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+# Prefill of 440 or 560 ms (by prompt length), then ~27 ms per token with the 7 other
+# sequences: long enough that the few milliseconds a busy 2-core machine adds to a
+# client's wake-up stay well inside 5%.
+MODEL = {
+    "slots": 16,
+    "prefillMs": 400,
+    "prefillMsPerInputToken": 4.0,
+    "decodeMs": 20,
+    "decodeMsPerSequence": 1.0,
+    "partsPerToken": 3,
+}
+PROMPTS = [
+    {"name": "short", "body": '{"inputs": "' + " ".join("w" for _ in range(10)) + '"}'},
+    {"name": "long", "body": '{"inputs": "' + " ".join("w" for _ in range(40)) + '"}'},
+]
+
+
+def llm_simulator(simulator, stream_format: str = "jsonlines", **extra):
+    variant = {"overheadMs": 1, "streaming": {**MODEL, "format": stream_format, **extra}}
+    return simulator(config={"seed": 11, "endpoints": [{"name": "llm", "variants": [variant]}]})
+
+
+def streamed_doc(target: dict, client: str = "fast", thresholds: dict | None = None) -> dict:
+    bodies = [
+        {**PROMPTS[0], "maxTokens": 20},
+        {**PROMPTS[1], "maxTokens": 40},
+    ]
+    return {
+        "apiVersion": "perf.elt.dev/v1alpha1",
+        "kind": "EndpointLoadTest",
+        "metadata": {"name": "llm"},
+        "spec": {
+            "target": target,
+            "payload": {"bodies": bodies},
+            "load": {
+                "users": 8,
+                "spawnRate": 100,
+                "workers": 2,
+                "warmup": "2s",
+                "duration": "8s",
+                "client": client,
+            },
+            "thresholds": thresholds or {"minRequests": 10},
+        },
+    }
+
+
+def sagemaker(stream_format: str = "auto") -> dict:
+    return {
+        "sagemaker": {
+            "endpointName": "llm",
+            "region": "us-east-1",
+            "stream": {"format": stream_format},
+        }
+    }
+
+
+def nearest_rank(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+def truth_of_window(sim, requests: int) -> dict[str, list[float]]:
+    """The simulator's truth for the window: its last `requests` completed streams (the
+    window's requests are the last ones sent: nothing is sent after it closes)."""
+    streams = sim_streams(sim)
+    records = sorted(
+        (r for r in streams["records"] if r["error"] is None), key=lambda r: r["arrival"]
+    )[-requests:]
+    return {
+        "ttft": [r["ttftMs"] for r in records],
+        "tpot": [r["tpotMs"] for r in records if r["tpotMs"] is not None],
+    }
+
+
+def sim_streams(sim) -> dict:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{sim.url}/_simulator/streams?records=1", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def assert_close_to_truth(streaming: dict, truth: dict[str, list[float]]) -> None:
+    for figure, key in (("ttftMs", "ttft"), ("tpotMs", "tpot")):
+        for name, fraction in (("p50", 0.5), ("p99", 0.99)):
+            reported = streaming[figure][name]
+            true = nearest_rank(truth[key], fraction)
+            assert abs(reported - true) <= 0.05 * true, (figure, name, reported, true)
+
+
+@pytest.mark.parametrize("client", ["fast", "boto3"])
+def test_sagemaker_stream_figures_match_the_simulator(simulator, elt_run, client: str) -> None:
+    sim = llm_simulator(simulator, "tgi")
+    thresholds = {
+        "minRequests": 10,
+        "maxErrorRate": 0,
+        "streaming": {"ttftMs": {"p99": 1000}, "tpotMs": {"p50": 100}},
+    }
+    run = elt_run(streamed_doc(sagemaker(), client, thresholds), sim.env())
+    assert run.returncode == 0, run.explain()
+    results = run.results
+    streaming = results["streaming"]
+    served = sim_streams(sim)
+    print(f"\n[{client}] {streaming} served={served['output_tokens']}")
+    # every token the simulator served is counted, once (all phases; the window's share)
+    assert streaming["totalOutputTokens"] == served["output_tokens"]
+    assert served["completed"] == results["totalRequests"]
+    assert streaming["requests"] == results["requests"]
+    assert streaming["outputTokensSource"] == "usage"
+    window_tokens = sum(
+        r["outputTokens"]
+        for r in sorted(served["records"], key=lambda r: r["arrival"])[-results["requests"] :]
+    )
+    assert streaming["outputTokens"] == window_tokens
+    assert streaming["outputTokensPerSecond"] == pytest.approx(
+        streaming["outputTokens"] / results["windowSeconds"], rel=1e-3
+    )
+    assert_close_to_truth(streaming, truth_of_window(sim, results["requests"]))
+    assert run.status["verdict"]["result"] == "Passed"
+
+
+@pytest.mark.parametrize("usage", [True, False])
+def test_openai_http_stream(simulator, elt_run, usage: bool) -> None:
+    sim = llm_simulator(simulator)
+    target = {
+        "http": {
+            "url": f"{sim.url}/v1/completions",
+            "stream": {"format": "openai", "includeUsage": usage},
+        }
+    }
+    doc = streamed_doc(target)
+    for body in doc["spec"]["payload"]["bodies"]:
+        body["body"] = body["body"].replace('"inputs"', '"prompt"')
+    run = elt_run(doc, sim.env())
+    assert run.returncode == 0, run.explain()
+    streaming = run.results["streaming"]
+    served = sim_streams(sim)
+    assert streaming["totalOutputTokens"] == served["output_tokens"]
+    assert streaming["outputTokensSource"] == ("usage" if usage else "events")
+    assert ("inputTokens" in streaming) == usage
+    assert_close_to_truth(streaming, truth_of_window(sim, run.results["requests"]))
+
+
+def test_mid_stream_faults_are_failures_by_type(simulator, elt_run) -> None:
+    faults = {
+        "ModelStreamError": 0.1,
+        "InternalStreamFailure": 0.1,
+        "GenerationError": 0.1,
+        "TruncatedStream": 0.1,
+    }
+    sim = llm_simulator(simulator, "jsonlines", errors=faults)
+    run = elt_run(
+        streamed_doc(sagemaker("jsonlines"), thresholds={"minRequests": 10, "maxErrorRate": 0}),
+        sim.env(),
+    )
+    assert run.returncode == 1, run.explain()  # Failed: failures above maxErrorRate 0
+    served = sim_streams(sim)
+    by_error = run.failures_csv_by_error()
+    print(f"\n[faults] {by_error} served={served['by_error']}")
+    assert by_error == served["by_error"]
+    assert set(by_error) == set(faults)
+    results = run.results
+    assert sum(results["errorsByType"].values()) == results["failures"] > 0
+    assert set(results["errorsByType"]) <= set(faults)
+    # a failed stream's tokens are not output tokens
+    assert results["streaming"]["totalOutputTokens"] == served["output_tokens"]
+    assert run.status["verdict"]["result"] == "Failed"
