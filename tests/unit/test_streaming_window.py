@@ -164,9 +164,9 @@ def test_spec_rules() -> None:
     stream = {"sagemaker": {"endpointName": "llm", "region": "us-east-1", "stream": {}}}
     EndpointLoadTestSpec.model_validate(spec(stream, LIMITS))
     plain = {"sagemaker": {"endpointName": "llm", "region": "us-east-1"}}
-    with pytest.raises(ValidationError, match="thresholds.streaming needs target"):
+    with pytest.raises(ValidationError, match=r"thresholds\.streaming needs target"):
         EndpointLoadTestSpec.model_validate(spec(plain, LIMITS))
-    with pytest.raises(ValidationError, match="minGoodput needs thresholds.streaming.slo"):
+    with pytest.raises(ValidationError, match=r"minGoodput needs thresholds\.streaming\.slo"):
         EndpointLoadTestSpec.model_validate(spec(stream, {"streaming": {"minGoodput": 1}}))
     multi_model = {"sagemaker": {**stream["sagemaker"], "targetModel": "m.tar.gz"}}
     with pytest.raises(ValidationError, match="no TargetModel"):
