@@ -20,7 +20,39 @@ from endpoint_loadtest.observability.exporter import (
     serve,
 )
 
-FULL_SPEC = {"thresholds": {"minTPS": 150, "latencyMs": {"p50": 50, "p99": 150}}}
+STREAMING_LIMITS = {
+    "ttftMs": {"p99": 500},
+    "tpotMs": {"p50": 25, "p99": 40},
+    "minOutputTokensPerSecond": 800,
+    "minGoodput": 5,
+    "slo": {"ttftMs": 500},
+}
+FULL_SPEC = {
+    "thresholds": {
+        "minTPS": 150,
+        "latencyMs": {"p50": 50, "p99": 150},
+        "streaming": STREAMING_LIMITS,
+    }
+}
+STREAMING = {
+    "requests": 9000,
+    "ttftMs": {"p50": 120.0, "p90": 200.0, "p95": 260.0, "p99": 410.0},
+    "tpotMs": {"p50": 18.0, "p90": 22.0, "p95": 25.0, "p99": 31.0},
+    "itlMs": {"p50": 17.0, "p90": 24.0, "p95": 30.0, "p99": 45.0},
+    "outputTokens": 540000,
+    "totalOutputTokens": 570000,
+    "outputTokensSource": "usage",
+    "outputTokensPerSecond": 9000.0,
+    "goodRequests": 8000,
+    "goodput": 133.3,
+}
+LIVE_STREAMING = {
+    "ttftP50Ms": 125.0,
+    "ttftP99Ms": 420.0,
+    "tpotP50Ms": 18.5,
+    "tpotP99Ms": 33.0,
+    "outputTokensPerSecond": 8950.0,
+}
 CLOUDWATCH = {
     "endpointName": "ep",
     "variantName": "AllTraffic",
@@ -47,13 +79,13 @@ FULL_STATUS = {
     "runId": "r1",
     "workers": {"expected": 2, "connected": 2},
     "progress": {"users": 6, "currentRps": 150.5, "currentP50Ms": 20, "currentP99Ms": 90,
-                 "maxWorkerCpuPercent": 40},
+                 "maxWorkerCpuPercent": 40, "streaming": LIVE_STREAMING},
     "results": {
         "requests": 9000, "failures": 45, "tps": 150.0, "errorRate": 0.005,
         "latencyMs": {"p50": 20.0, "p90": 40.0, "p95": 60.0, "p99": 95.0},
         "errorsByType": {"ModelError (HTTP 424)": 40, "ServiceUnavailable (HTTP 503)": 5},
         "windowSeconds": 60.0, "totalRequests": 9500, "maxWorkerCpuPercent": 40.0,
-        "cloudwatch": CLOUDWATCH,
+        "cloudwatch": CLOUDWATCH, "streaming": STREAMING,
     },
     "verdict": {"result": "Passed", "checks": [], "message": "ok"},
     "conditions": [{"type": "CloudWatchAvailable", "status": "True", "reason": "Scraped"}],

@@ -196,3 +196,26 @@ def test_plan_carries_stream_settings_objectives_and_max_tokens() -> None:
     assert target["slo"] == {"ttftMs": 500, "tpotMs": 25}
     config = parse_plan(plan.config, Path("/p"))
     assert config.payload.bodies[0].max_tokens == 8
+
+
+def test_progress_shows_ttft_tpot_and_tokens_per_second() -> None:
+    from endpoint_loadtest.api.models import Progress, StreamingProgress
+    from endpoint_loadtest.engine.observe import Snapshot
+    from endpoint_loadtest.local.progress import progress_line, streaming_summary
+
+    live = {"ttftP50Ms": 120.4, "ttftP99Ms": 402.0, "tpotP50Ms": 18.25, "tpotP99Ms": 31.0}
+    snapshot = Snapshot(
+        at=0.0,
+        status={"state": "measuring", "streaming": {**live, "outputTokensPerSecond": 950.5}},
+        stats={},
+    )
+    progress = snapshot.progress()
+    assert progress.streaming == StreamingProgress.model_validate(
+        {**live, "outputTokensPerSecond": 950.5}
+    )
+    line = progress_line(progress, (2, 2))
+    assert "TTFT p50/p99 120 ms / 402 ms" in line
+    assert "TPOT p50/p99 18.2 ms / 31.0 ms" in line and "950.5 tokens/s" in line
+    assert "TTFT" not in progress_line(Progress(stage="measuring"), (1, 1))
+    summary = streaming_summary(streamed_results().streaming)
+    assert "9000 output tokens" in summary and "goodput 15/s" in summary
