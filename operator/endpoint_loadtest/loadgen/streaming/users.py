@@ -32,11 +32,7 @@ from endpoint_loadtest.loadgen.errors import (
     classify_http_status,
 )
 from endpoint_loadtest.loadgen.streaming.bodies import prepare_payload
-from endpoint_loadtest.loadgen.streaming.eventstream import (
-    PRELUDE_LENGTH,
-    EventStreamDecoder,
-    EventStreamError,
-)
+from endpoint_loadtest.loadgen.streaming.eventstream import EventStreamDecoder, EventStreamError
 from endpoint_loadtest.loadgen.streaming.formats import AUTO, MALFORMED_STREAM, TRUNCATED_STREAM
 from endpoint_loadtest.loadgen.streaming.timing import StreamFigures, StreamTimer
 from endpoint_loadtest.loadgen.streaming.window import WORKER
@@ -66,6 +62,27 @@ class StreamingUser(EndpointUser):
     @staticmethod
     def _finished(timer: StreamTimer) -> None:
         _PENDING[gevent.getcurrent()] = timer.finish(time.perf_counter())
+
+
+def read_available(response: Any) -> bytes:
+    """The body bytes that have arrived (at least one), b"" once the body is complete.
+
+    geventhttpclient's read(n) waits for n bytes and its iterator for a whole block:
+    neither hands over a token as soon as it arrives. This reads one socket block at a
+    time into the response's parser (which removes the chunked framing) and returns what
+    the parser has, so each token is timed when it arrives, at one recv per arrival."""
+    buffer = response._body_buffer
+    while not buffer and not response.message_complete:
+        sock = response._sock
+        if sock is None:
+            raise ConnectionError("connection closed before the end of the body")
+        data = sock.recv(response.block_size)
+        if not data:
+            raise ConnectionError("connection closed before the end of the body")
+        response.feed(data)
+    data = bytes(buffer)
+    del buffer[:]
+    return data
 
 
 def _discard(response: Any) -> None:
@@ -132,23 +149,16 @@ class FastSageMakerStreamUser(StreamingUser, FastSageMakerUser):
         length = 0
         decoder = EventStreamDecoder()
         try:
-            while True:
-                prelude = response.read(PRELUDE_LENGTH)
-                if len(prelude) < PRELUDE_LENGTH:
-                    if prelude or decoder.pending:
-                        raise RequestFailure(TRUNCATED_STREAM)
-                    break
-                total = int.from_bytes(prelude[:4], "big")
-                rest = response.read(max(total - PRELUDE_LENGTH, 0))
-                length += len(prelude) + len(rest)
+            while data := read_available(response):
+                length += len(data)
                 now = time.perf_counter()
-                for message in decoder.feed(prelude + rest):
+                for message in decoder.feed(data):
                     if message.message_type != "event":
                         raise _exception_failure(message)
                     if message.event_type == "PayloadPart":
                         timer.feed(message.payload, now)
-                if decoder.pending:
-                    raise RequestFailure(TRUNCATED_STREAM)
+            if decoder.pending:
+                raise RequestFailure(TRUNCATED_STREAM)
         except RequestFailure:
             _discard(response)
             raise
