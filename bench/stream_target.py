@@ -16,6 +16,7 @@ import socket
 import sys
 
 from gevent.server import StreamServer
+from target import _content_length
 
 from endpoint_loadtest.loadgen.streaming.eventstream import encode_message
 
@@ -63,15 +64,6 @@ def build_response(tokens: int, stream_format: str) -> list[bytes]:
     writes[0] = head + writes[0]
     writes[-1] += b"0\r\n\r\n"
     return writes
-
-
-def _content_length(head: bytes) -> int:
-    lower = head.lower()
-    at = lower.find(b"\r\ncontent-length:")
-    if at < 0:
-        return 0
-    end = lower.find(b"\r\n", at + 2)
-    return int(lower[at + 17 : end if end > 0 else None])
 
 
 def make_handler(writes: list[bytes], tokens: int):  # type: ignore[no-untyped-def]

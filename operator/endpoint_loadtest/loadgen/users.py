@@ -188,6 +188,7 @@ class FastSageMakerUser(EndpointUser):
 
     abstract = True
     base_request_type = "InvokeEndpoint"
+    operation: ClassVar[str] = "InvokeEndpoint"  # the sagemaker-runtime operation signed
     _client: ClassVar[Any] = None
     _signer: ClassVar[Any] = None
     _path: ClassVar[str] = "/"
@@ -203,7 +204,7 @@ class FastSageMakerUser(EndpointUser):
         timeout = config.schedule.request_timeout_seconds
         cls.config = config
         boto = sig.botocore_client(target["region"], timeout)
-        template = sig.template_from_botocore(boto, sig.invoke_kwargs_for(target))
+        template = sig.template_from_botocore(boto, sig.invoke_kwargs_for(target), cls.operation)
         cls._signer = sig.FastSigner(template, sig.client_credentials(boto), boto.meta.region_name)
         cls._path = template.path
         cls._hashes = {b.data: sig.payload_hash(b.data) for b in config.payload.bodies}

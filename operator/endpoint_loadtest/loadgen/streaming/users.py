@@ -36,7 +36,7 @@ from endpoint_loadtest.loadgen.streaming.eventstream import EventStreamDecoder, 
 from endpoint_loadtest.loadgen.streaming.formats import AUTO, MALFORMED_STREAM, TRUNCATED_STREAM
 from endpoint_loadtest.loadgen.streaming.timing import StreamFigures, StreamTimer
 from endpoint_loadtest.loadgen.streaming.window import WORKER
-from endpoint_loadtest.loadgen.users import EndpointUser, FastSageMakerUser
+from endpoint_loadtest.loadgen.users import EndpointUser, FastSageMakerUser, HttpTargetUser
 
 STREAM_OPERATION = "InvokeEndpointWithResponseStream"
 # Figures of the call just made, by greenlet, until measured() files them under the phase.
@@ -107,29 +107,12 @@ class FastSageMakerStreamUser(StreamingUser, FastSageMakerUser):
 
     abstract = True
     base_request_type = STREAM_OPERATION
+    operation = STREAM_OPERATION
 
     @classmethod
     def configure(cls, config: LoadgenConfig) -> None:
-        from geventhttpclient import URL, HTTPClient
-
-        from endpoint_loadtest.loadgen import sigv4_client as sig
-
-        cls.configure_stream(config)
-        target = config.target
-        timeout = config.schedule.request_timeout_seconds
-        cls.config = config
-        boto = sig.botocore_client(target["region"], timeout)
-        kwargs = sig.invoke_kwargs_for(target)
-        template = sig.template_from_botocore(boto, kwargs, STREAM_OPERATION)
-        cls._signer = sig.FastSigner(template, sig.client_credentials(boto), boto.meta.region_name)
-        cls._path = template.path
-        cls._hashes = {b.data: sig.payload_hash(b.data) for b in config.payload.bodies}
-        cls._client = HTTPClient.from_url(
-            URL(template.url),
-            concurrency=max(10, config.schedule.peak_users),
-            connection_timeout=min(10.0, timeout),
-            network_timeout=timeout,
-        )
+        cls.configure_stream(config)  # first: the bodies' hashes are of the prepared bodies
+        super().configure(config)
 
     def call(self, body: bytes) -> int:
         from endpoint_loadtest.loadgen.sigv4_client import classify_aws_error, payload_hash
@@ -229,39 +212,16 @@ class SageMakerBoto3StreamUser(StreamingUser):
         return length
 
 
-class HttpStreamUser(StreamingUser):
+class HttpStreamUser(StreamingUser, HttpTargetUser):
     """An HTTP server streaming lines (SSE or JSON lines), over geventhttpclient."""
 
     abstract = True
-    base_request_type = "POST"
-    _client: ClassVar[Any] = None
-    _path: ClassVar[str] = "/"
-    _method: ClassVar[str] = "POST"
-    _headers: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def configure(cls, config: LoadgenConfig) -> None:
-        from geventhttpclient import URL, HTTPClient
-
         cls.configure_stream(config)
-        target = config.target
-        url = URL(target["url"])
-        timeout = config.schedule.request_timeout_seconds
-        cls.config = config
-        cls.base_request_type = target.get("method", "POST")
-        cls._method = target.get("method", "POST")
-        cls._path = url.request_uri
-        cls._headers = {
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream",
-            **(target.get("headers") or {}),
-        }
-        cls._client = HTTPClient.from_url(
-            url,
-            concurrency=max(10, config.schedule.peak_users),
-            connection_timeout=min(10.0, timeout),
-            network_timeout=timeout,
-        )
+        super().configure(config)
+        cls._headers = {"Accept": "text/event-stream", **cls._headers}
 
     def call(self, body: bytes) -> int:
         timer = StreamTimer(time.perf_counter(), self.stream_format)
