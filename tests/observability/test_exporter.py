@@ -27,13 +27,8 @@ STREAMING_LIMITS = {
     "minGoodput": 5,
     "slo": {"ttftMs": 500},
 }
-FULL_SPEC = {
-    "thresholds": {
-        "minTPS": 150,
-        "latencyMs": {"p50": 50, "p99": 150},
-        "streaming": STREAMING_LIMITS,
-    }
-}
+FULL_SPEC = {"thresholds": {"minTPS": 150, "latencyMs": {"p50": 50, "p99": 150}}}
+STREAMED_SPEC = {"thresholds": {**FULL_SPEC["thresholds"], "streaming": STREAMING_LIMITS}}
 STREAMING = {
     "requests": 9000,
     "ttftMs": {"p50": 120.0, "p90": 200.0, "p95": 260.0, "p99": 410.0},
@@ -79,19 +74,26 @@ FULL_STATUS = {
     "runId": "r1",
     "workers": {"expected": 2, "connected": 2},
     "progress": {"users": 6, "currentRps": 150.5, "currentP50Ms": 20, "currentP99Ms": 90,
-                 "maxWorkerCpuPercent": 40, "streaming": LIVE_STREAMING},
+                 "maxWorkerCpuPercent": 40},
     "results": {
         "requests": 9000, "failures": 45, "tps": 150.0, "errorRate": 0.005,
         "latencyMs": {"p50": 20.0, "p90": 40.0, "p95": 60.0, "p99": 95.0},
         "errorsByType": {"ModelError (HTTP 424)": 40, "ServiceUnavailable (HTTP 503)": 5},
         "windowSeconds": 60.0, "totalRequests": 9500, "maxWorkerCpuPercent": 40.0,
-        "cloudwatch": CLOUDWATCH, "streaming": STREAMING,
+        "cloudwatch": CLOUDWATCH,
     },
     "verdict": {"result": "Passed", "checks": [], "message": "ok"},
     "conditions": [{"type": "CloudWatchAvailable", "status": "True", "reason": "Scraped"}],
 }  # fmt: skip
+# A streamed target's status: the same, with the token stream's figures.
+STREAMED_STATUS = {
+    **FULL_STATUS,
+    "progress": {**FULL_STATUS["progress"], "streaming": LIVE_STREAMING},
+    "results": {**FULL_STATUS["results"], "streaming": STREAMING},
+}
 # A status the API accepts: the exporter reads exactly the keys the models write.
 EndpointLoadTestStatus.model_validate(FULL_STATUS)
+EndpointLoadTestStatus.model_validate(STREAMED_STATUS)
 
 LIVE_SNAPSHOT = Snapshot(
     at=time.time(),

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from test_exporter import FULL_SPEC, FULL_STATUS, scrape, value
+from test_exporter import FULL_STATUS, STREAMED_SPEC, STREAMED_STATUS, scrape, value
 
 from endpoint_loadtest.observability.exporter import LoadTestExporter
 
 
 def test_streaming_series_in_seconds_and_tokens() -> None:
     exporter = LoadTestExporter()
-    exporter.update("team-a", "llm", FULL_STATUS, spec=FULL_SPEC)
+    exporter.update("team-a", "llm", STREAMED_STATUS, spec=STREAMED_SPEC)
     samples = scrape(exporter)
     assert value(samples, "elt_ttft_seconds", percentile="p99") == pytest.approx(0.41)
     assert value(samples, "elt_tpot_seconds", percentile="p50") == pytest.approx(0.018)
