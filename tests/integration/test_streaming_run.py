@@ -181,3 +181,21 @@ def test_mid_stream_faults_are_failures_by_type(simulator, elt_run, client: str)
     # a failed stream's tokens are not output tokens
     assert results["streaming"]["totalOutputTokens"] == served["output_tokens"]
     assert run.status["verdict"]["result"] == "Failed"
+
+
+def test_open_model_streams_count_every_token(simulator, elt_run) -> None:
+    sim = llm_simulator(simulator, "tgi")
+    doc = streamed_doc(sagemaker())
+    doc["spec"]["load"] = {
+        "targetTPS": 4,
+        "maxInFlight": 64,
+        "workers": 2,
+        "warmup": "1s",
+        "duration": "6s",
+    }
+    run = elt_run(doc, sim.env())
+    assert run.returncode == 0, run.explain()
+    results, served = run.results, sim_streams(sim)
+    assert results["streaming"]["totalOutputTokens"] == served["output_tokens"]
+    assert results["totalRequests"] == served["completed"]
+    assert results["streaming"]["requests"] == results["requests"] > 0
