@@ -4,3 +4,4 @@
 
 bench: venv ## load-generator cost per core, memory per 1,000 users, latency fidelity (2 cores)
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/streaming.py $(BENCH_STREAM_ARGS)

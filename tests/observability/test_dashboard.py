@@ -7,7 +7,15 @@ import re
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from test_exporter import FULL_SPEC, FULL_STATUS, LIVE_SNAPSHOT, LIVE_STATUS, registry_with
+from test_exporter import (
+    FULL_SPEC,
+    FULL_STATUS,
+    LIVE_SNAPSHOT,
+    LIVE_STATUS,
+    STREAMED_SPEC,
+    STREAMED_STATUS,
+    registry_with,
+)
 
 from endpoint_loadtest.observability import dashboard_path
 from endpoint_loadtest.observability.exporter import LoadTestExporter, metric_names
@@ -42,6 +50,7 @@ def exported_names() -> set[str]:
     """The sample names a real scrape of a fully populated test carries."""
     exporter = LoadTestExporter()
     exporter.update("ns", "t", FULL_STATUS, spec=FULL_SPEC)
+    exporter.update("ns", "llm", STREAMED_STATUS, spec=STREAMED_SPEC)
     exporter.update("ns", "running", LIVE_STATUS, snapshot=LIVE_SNAPSHOT, spec=FULL_SPEC)
     text = generate_latest(registry_with(exporter)).decode()
     return {s.name for f in text_string_to_metric_families(text) for s in f.samples}

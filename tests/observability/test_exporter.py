@@ -20,7 +20,34 @@ from endpoint_loadtest.observability.exporter import (
     serve,
 )
 
+STREAMING_LIMITS = {
+    "ttftMs": {"p99": 500},
+    "tpotMs": {"p50": 25, "p99": 40},
+    "minOutputTokensPerSecond": 800,
+    "minGoodput": 5,
+    "slo": {"ttftMs": 500},
+}
 FULL_SPEC = {"thresholds": {"minTPS": 150, "latencyMs": {"p50": 50, "p99": 150}}}
+STREAMED_SPEC = {"thresholds": {**FULL_SPEC["thresholds"], "streaming": STREAMING_LIMITS}}
+STREAMING = {
+    "requests": 9000,
+    "ttftMs": {"p50": 120.0, "p90": 200.0, "p95": 260.0, "p99": 410.0},
+    "tpotMs": {"p50": 18.0, "p90": 22.0, "p95": 25.0, "p99": 31.0},
+    "itlMs": {"p50": 17.0, "p90": 24.0, "p95": 30.0, "p99": 45.0},
+    "outputTokens": 540000,
+    "totalOutputTokens": 570000,
+    "outputTokensSource": "usage",
+    "outputTokensPerSecond": 9000.0,
+    "goodRequests": 8000,
+    "goodput": 133.3,
+}
+LIVE_STREAMING = {
+    "ttftP50Ms": 125.0,
+    "ttftP99Ms": 420.0,
+    "tpotP50Ms": 18.5,
+    "tpotP99Ms": 33.0,
+    "outputTokensPerSecond": 8950.0,
+}
 CLOUDWATCH = {
     "endpointName": "ep",
     "variantName": "AllTraffic",
@@ -58,8 +85,15 @@ FULL_STATUS = {
     "verdict": {"result": "Passed", "checks": [], "message": "ok"},
     "conditions": [{"type": "CloudWatchAvailable", "status": "True", "reason": "Scraped"}],
 }  # fmt: skip
+# A streamed target's status: the same, with the token stream's figures.
+STREAMED_STATUS = {
+    **FULL_STATUS,
+    "progress": {**FULL_STATUS["progress"], "streaming": LIVE_STREAMING},
+    "results": {**FULL_STATUS["results"], "streaming": STREAMING},
+}
 # A status the API accepts: the exporter reads exactly the keys the models write.
 EndpointLoadTestStatus.model_validate(FULL_STATUS)
+EndpointLoadTestStatus.model_validate(STREAMED_STATUS)
 
 LIVE_SNAPSHOT = Snapshot(
     at=time.time(),

@@ -66,8 +66,41 @@ def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str
 # --------------------------------------------------------------------------- target
 
 
+STREAM_FORMATS = ("tgi", "jsonlines", "openai", "auto")
+
+
+class StreamSettings(ApiModel):
+    """Streamed responses (LLM token streaming); its presence turns streaming on."""
+
+    format: Literal["tgi", "jsonlines", "openai", "auto"] = Field(
+        default="auto",
+        description="How the stream's lines are written: `tgi` (Hugging Face TGI server-sent "
+        "events), `jsonlines` (LMI/DJL rolling batch, one JSON object per line), `openai` "
+        "(OpenAI-compatible `data:` chunks ending with `data: [DONE]`), or `auto` (detected "
+        "from the first event).",
+    )
+    include_usage: bool = Field(
+        default=True,
+        description="openai: ask for the server's token counts "
+        "(stream_options.include_usage), used for outputTokens when sent.",
+    )
+
+
 class SageMakerTarget(ApiModel):
     """A SageMaker real-time endpoint, called with sagemaker-runtime InvokeEndpoint."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                cel(
+                    "!has(self.stream) || !has(self.targetModel)",
+                    "InvokeEndpointWithResponseStream has no TargetModel "
+                    "(multi-model endpoints do not stream)",
+                    ".targetModel",
+                )
+            ]
+        }
+    )
 
     endpoint_name: str = Field(
         min_length=1,
@@ -112,6 +145,20 @@ class SageMakerTarget(ApiModel):
         max_length=63,
         description="Inference component to invoke (InferenceComponentName).",
     )
+    stream: StreamSettings | None = Field(
+        default=None,
+        description="Call InvokeEndpointWithResponseStream and measure the token stream "
+        "(time to first token, time per output token, tokens per second).",
+    )
+
+    @model_validator(mode="after")
+    def _stream_without_target_model(self) -> SageMakerTarget:
+        if self.stream is not None and self.target_model is not None:
+            raise ValueError(
+                "target.sagemaker.targetModel: InvokeEndpointWithResponseStream has no "
+                "TargetModel (multi-model endpoints do not stream)"
+            )
+        return self
 
 
 class HttpTarget(ApiModel):
@@ -127,6 +174,11 @@ class HttpTarget(ApiModel):
         default=None,
         description="Extra request headers. Put credentials in spec.pod.env from a Secret, "
         "never here.",
+    )
+    stream: StreamSettings | None = Field(
+        default=None,
+        description="Read the response as a token stream (OpenAI-compatible servers such as "
+        "vLLM or TGI's Messages API) and measure it.",
     )
 
 
@@ -154,6 +206,12 @@ class Target(ApiModel):
         if (self.sagemaker is None) == (self.http is None):
             raise ValueError("exactly one of target.sagemaker or target.http must be set")
         return self
+
+    @property
+    def stream(self) -> StreamSettings | None:
+        """The stream settings of whichever target is set (None: not streamed)."""
+        chosen = self.sagemaker if self.sagemaker is not None else self.http
+        return chosen.stream if chosen is not None else None
 
     def describe(self) -> str:
         """A short name for progress output and status."""
@@ -204,6 +262,14 @@ class PayloadBody(ApiModel):
     )
     weight: int = Field(
         default=1, ge=1, le=1000, description="Relative frequency with selection: weighted."
+    )
+    max_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000000,
+        description="Streaming: the most tokens to generate for this prompt, written into the "
+        "JSON body as the stream format expects (openai: max_tokens; tgi and jsonlines: "
+        "parameters.max_new_tokens).",
     )
 
     @model_validator(mode="after")
@@ -538,6 +604,55 @@ class CloudWatchThresholds(ApiModel):
     )
 
 
+class StreamingSlo(ApiModel):
+    """Per-request service-level objectives: a request meeting all of them counts in goodput."""
+
+    ttft_ms: float | None = Field(default=None, gt=0, description="Time to first token (ms).")
+    tpot_ms: float | None = Field(default=None, gt=0, description="Time per output token (ms).")
+    latency_ms: float | None = Field(
+        default=None, gt=0, description="Time from the send to the stream's end (ms)."
+    )
+
+
+class StreamingThresholds(ApiModel):
+    """Limits on the token stream's figures (streamed targets only)."""
+
+    ttft_ms: LatencyLimits | None = Field(
+        default=None, description="Time to first token percentile limits (ms)."
+    )
+    tpot_ms: LatencyLimits | None = Field(
+        default=None, description="Time per output token percentile limits (ms)."
+    )
+    min_output_tokens_per_second: float | None = Field(
+        default=None,
+        ge=0,
+        description="Lowest acceptable output tokens per second of the window, all requests "
+        "together.",
+    )
+    min_goodput: float | None = Field(
+        default=None,
+        ge=0,
+        description="Lowest acceptable goodput: successful requests per second that met every "
+        "objective of thresholds.streaming.slo (as DistServe and vLLM define it).",
+    )
+    slo: StreamingSlo | None = Field(
+        default=None,
+        description="Per-request objectives that define goodput (needed by minGoodput).",
+    )
+
+    @model_validator(mode="after")
+    def _goodput_needs_slo(self) -> StreamingThresholds:
+        slo = self.slo
+        if self.min_goodput is not None and (
+            slo is None or (slo.ttft_ms, slo.tpot_ms, slo.latency_ms) == (None, None, None)
+        ):
+            raise ValueError(
+                "thresholds.streaming.minGoodput needs thresholds.streaming.slo "
+                "(ttftMs, tpotMs or latencyMs)"
+            )
+        return self
+
+
 class Thresholds(ApiModel):
     """What the endpoint must achieve in the measurement window to pass."""
 
@@ -566,6 +681,11 @@ class Thresholds(ApiModel):
     cloudwatch: CloudWatchThresholds | None = Field(
         default=None,
         description="Limits on the endpoint's CloudWatch metrics (needs cloudwatch.enabled).",
+    )
+    streaming: StreamingThresholds | None = Field(
+        default=None,
+        description="Limits on the token stream (needs target.sagemaker.stream or "
+        "target.http.stream).",
     )
 
 
@@ -769,6 +889,12 @@ class EndpointLoadTestSpec(ApiModel):
                     "!self.cloudwatch.enabled || has(self.target.sagemaker)",
                     CLOUDWATCH_NEEDS_SAGEMAKER,
                 ),
+                cel(
+                    "!has(self.thresholds) || !has(self.thresholds.streaming) || "
+                    "(has(self.target.sagemaker) && has(self.target.sagemaker.stream)) || "
+                    "(has(self.target.http) && has(self.target.http.stream))",
+                    "thresholds.streaming needs target.sagemaker.stream or target.http.stream",
+                ),
             ]
         }
     )
@@ -788,6 +914,14 @@ class EndpointLoadTestSpec(ApiModel):
         ge=0,
         description="Delete the resource this long after it finished (default: keep it).",
     )
+
+    @model_validator(mode="after")
+    def _streaming_thresholds(self) -> EndpointLoadTestSpec:
+        if self.thresholds.streaming is not None and self.target.stream is None:
+            raise ValueError(
+                "thresholds.streaming needs target.sagemaker.stream or target.http.stream"
+            )
+        return self
 
     @model_validator(mode="after")
     def _cloudwatch_thresholds(self) -> EndpointLoadTestSpec:
@@ -913,6 +1047,56 @@ class CloudWatchResults(ApiModel):
     )
 
 
+class StreamingResults(ApiModel):
+    """The token stream's figures over the measurement window (streamed targets)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    requests: int = Field(
+        default=0, description="Successful streamed requests of the window (the figures' base)."
+    )
+    ttft_ms: LatencySummary = Field(
+        default_factory=LatencySummary,
+        description="Time to first token: from the send to the first non-empty token.",
+    )
+    tpot_ms: LatencySummary = Field(
+        default_factory=LatencySummary,
+        description="Time per output token: (end - first token) / (output tokens - 1), "
+        "requests of more than one token.",
+    )
+    itl_ms: LatencySummary = Field(
+        default_factory=LatencySummary,
+        description="Inter-token latency: every gap between successive chunks carrying tokens.",
+    )
+    output_tokens: int = Field(default=0, description="Output tokens of the window's requests.")
+    total_output_tokens: int = Field(
+        default=0,
+        description="Output tokens of every successful stream of the run, ramp-up and warmup "
+        "included (as totalRequests).",
+    )
+    output_tokens_source: str | None = Field(
+        default=None,
+        description="Where outputTokens comes from: `usage` (the server's counts), `events` "
+        "(token events counted), or `mixed`.",
+    )
+    input_tokens: int | None = Field(
+        default=None, description="Input tokens, when the server reported them."
+    )
+    output_tokens_per_second: float = Field(
+        default=0.0, description="outputTokens / window seconds (all requests together)."
+    )
+    request_output_tokens_per_second: LatencySummary = Field(
+        default_factory=LatencySummary,
+        description="Per-request output tokens per second (tokens / time to the stream's end).",
+    )
+    good_requests: int | None = Field(
+        default=None, description="Requests that met every objective of thresholds.streaming.slo."
+    )
+    goodput: float | None = Field(
+        default=None, description="goodRequests / window seconds (requests/s)."
+    )
+
+
 class Results(ApiModel):
     """What was measured in the measurement window (all workers combined)."""
 
@@ -976,6 +1160,9 @@ class Results(ApiModel):
     cloudwatch: CloudWatchResults | None = Field(
         default=None, description="The endpoint's own CloudWatch figures (cloudwatch.enabled)."
     )
+    streaming: StreamingResults | None = Field(
+        default=None, description="The token stream's figures (streamed targets)."
+    )
 
 
 class Check(ApiModel):
@@ -1018,6 +1205,18 @@ class WorkerCounts(ApiModel):
     connected: int = 0
 
 
+class StreamingProgress(ApiModel):
+    """Live token-stream figures over the last seconds."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ttft_p50_ms: float | None = None
+    ttft_p99_ms: float | None = None
+    tpot_p50_ms: float | None = None
+    tpot_p99_ms: float | None = None
+    output_tokens_per_second: float | None = None
+
+
 class Progress(ApiModel):
     """Live figures while the test runs."""
 
@@ -1039,6 +1238,9 @@ class Progress(ApiModel):
     max_worker_cpu_percent: float | None = None
     cloudwatch: CloudWatchResults | None = Field(
         default=None, description="The endpoint's CloudWatch figures so far (cloudwatch.enabled)."
+    )
+    streaming: StreamingProgress | None = Field(
+        default=None, description="Token-stream figures of the last seconds (streamed targets)."
     )
 
 

@@ -22,6 +22,7 @@ from endpoint_loadtest.api.models import (
     Verdict,
     VerdictResult,
 )
+from endpoint_loadtest.engine.judge_streaming import streaming_checks
 from endpoint_loadtest.loadgen.error_names import top_errors_text
 
 GENERATOR_CPU_LIMIT_PERCENT = 90.0
@@ -76,6 +77,7 @@ def threshold_checks(results: Results, thresholds: Thresholds) -> list[Check]:
         checks.append(_check(f"latencyMs.{key}", limit, observed, ok, text))
     if thresholds.cloudwatch is not None and results.cloudwatch is not None:
         checks.extend(cloudwatch_checks(results.cloudwatch, thresholds.cloudwatch)[0])
+    checks.extend(streaming_checks(results, thresholds))
     return checks
 
 

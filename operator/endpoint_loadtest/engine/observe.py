@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from endpoint_loadtest.api.models import Progress
+from endpoint_loadtest.api.models import Progress, StreamingProgress
 
 TERMINAL_STATES = ("finished", "error")
 
@@ -54,6 +54,11 @@ class Snapshot:
             or aggregated.get("response_time_percentile_0.99"),
             failures=aggregated.get("num_failures", 0),
             max_worker_cpu_percent=_max_worker_cpu(self.stats, self.status),
+            streaming=(
+                StreamingProgress.model_validate(self.status["streaming"])
+                if self.status.get("streaming")
+                else None
+            ),
         )
 
 

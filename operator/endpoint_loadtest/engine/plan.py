@@ -73,9 +73,14 @@ class PlanError(ValueError):
 def _target(spec: EndpointLoadTestSpec) -> dict[str, Any]:
     target = spec.target
     if target.sagemaker is not None:
-        return {"kind": "sagemaker", **target.sagemaker.to_wire()}
-    assert target.http is not None
-    return {"kind": "http", **target.http.to_wire()}
+        planned = {"kind": "sagemaker", **target.sagemaker.to_wire()}
+    else:
+        assert target.http is not None
+        planned = {"kind": "http", **target.http.to_wire()}
+    streaming = spec.thresholds.streaming
+    if "stream" in planned and streaming is not None and streaming.slo is not None:
+        planned["slo"] = streaming.slo.to_wire()  # per-request objectives of goodput
+    return planned
 
 
 def _payload(spec: EndpointLoadTestSpec, placement: Placement) -> tuple[dict[str, Any], dict]:
@@ -88,6 +93,8 @@ def _payload(spec: EndpointLoadTestSpec, placement: Placement) -> tuple[dict[str
             else f"body-{index}"
         )
         entry: dict[str, Any] = {"name": name, "weight": body.weight}
+        if body.max_tokens is not None:
+            entry["maxTokens"] = body.max_tokens
         if body.body is not None and placement.inline_bodies:
             entry["inline"] = body.body
         elif body.body is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from endpoint_loadtest.api.models import LatencySummary, Results
+from endpoint_loadtest.api.models import LatencySummary, Results, StreamingResults
 
 
 def results_from_window(window: dict[str, Any]) -> Results:
@@ -33,4 +33,9 @@ def results_from_window(window: dict[str, Any]) -> Results:
         ),
         intended_requests=window.get("intendedRequests"),
         shortfall=window.get("shortfall"),
+        streaming=(
+            StreamingResults.model_validate(window["streaming"])
+            if window.get("streaming") is not None
+            else None
+        ),
     )

@@ -22,6 +22,7 @@ from locust.runners import MasterRunner
 
 from endpoint_loadtest.loadgen import errors, latency, open_model, phases
 from endpoint_loadtest.loadgen.config import LoadgenConfig
+from endpoint_loadtest.loadgen.streaming import window as streaming
 from endpoint_loadtest.loadgen.window_stats import window_result
 
 log = logging.getLogger("elt.conductor")
@@ -58,6 +59,7 @@ class Conductor:
         self.latency_messages: dict[str, dict[str, list[list[int]]]] = {}  # per worker
         self.latency_totals: dict[str, dict[str, list[float | None]]] = {}  # per worker
         self.error_samples: dict[str, str] = {}  # failure name -> first worker's sample
+        self.streaming_messages: dict[str, dict[str, Any]] = {}  # streamed targets: per worker
         self.target_tps: float | None = None  # open model: the rate being sent now
         self._spawned = Event()
         self._all_flushed = Event()
@@ -108,6 +110,7 @@ class Conductor:
             "plannedSeconds": self.planned_seconds(),
             "maxWorkerCpuPercent": max(self.max_cpu.values(), default=None),
             "masterCpuPercent": self.runner.current_cpu_usage,
+            "streaming": streaming.LIVE.figures(),
         }
 
     # ------------------------------------------------------------------ the run
@@ -244,6 +247,10 @@ class Conductor:
         result["interrupted"] = self.interrupted
         if self.config.schedule.open_model:
             result.update(open_model.window_totals(self.open_figures.values()))
+        if self.config.target.get("stream") is not None:
+            result["streaming"] = streaming.window_streaming(
+                self.streaming_messages.values(), result["windowSeconds"]
+            )
         self.result = result
         self.state, self.message = FINISHED, "finished"
         self.runner.stop()
@@ -264,6 +271,8 @@ class Conductor:
             self.latency_totals[msg.node_id] = (msg.data or {}).get("latencyTotals") or {}
         for name, sample in ((msg.data or {}).get("errorSamples") or {}).items():
             self.error_samples.setdefault(str(name), str(sample))
+        if (stream_figures := (msg.data or {}).get("streaming")) is not None:
+            self.streaming_messages[msg.node_id] = stream_figures
         self.flushed.add(msg.node_id)
         if not self._missing_flushes():
             self._all_flushed.set()
@@ -340,5 +349,6 @@ def _flush_when_idle(environment: Environment, cpu_percent: float | None = None)
             "latency": latency.WINDOW.to_message(),
             "latencyTotals": latency.WINDOW.totals_message(),
             "errorSamples": errors.SAMPLES.to_message(),
+            "streaming": streaming.WORKER.flush_message(),
         },
     )

@@ -65,6 +65,8 @@ class Body:
     name: str
     data: bytes
     weight: int = 1
+    # Streaming: the most tokens to generate (written into the body; see streaming/bodies.py).
+    max_tokens: int | None = None
 
 
 @dataclass
@@ -128,7 +130,7 @@ def parse_plan(data: dict[str, Any], plan_dir: Path) -> LoadgenConfig:
     )
     payload = Payload(
         bodies=[
-            Body(b["name"], _read_body(b, plan_dir), b.get("weight", 1))
+            Body(b["name"], _read_body(b, plan_dir), b.get("weight", 1), b.get("maxTokens"))
             for b in data["payload"]["bodies"]
         ],
         selection=data["payload"].get("selection", "roundRobin"),

@@ -19,6 +19,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from endpoint_loadtest.loadgen import phases
 from endpoint_loadtest.loadgen.conductor import Conductor, on_worker_phase
 from endpoint_loadtest.loadgen.config import load_from_environment
+from endpoint_loadtest.loadgen.streaming import window as streaming_window
 from endpoint_loadtest.loadgen.users import user_class_for
 
 log = logging.getLogger("elt.locustfile")
@@ -34,6 +35,8 @@ EndpointLoadTestUser = user_class_for(CONFIG)
 @events.init.add_listener
 def _on_init(environment: Environment, **_: object) -> None:
     runner = environment.runner
+    if CONFIG.target.get("stream") is not None:
+        streaming_window.register_live(environment)
     if isinstance(runner, WorkerRunner):
         runner.register_message(phases.PHASE_MESSAGE, on_worker_phase)
         return

@@ -215,6 +215,7 @@ class RequestSender:
         WINDOW.record_call(phase, failure is not None, latency_ms, service_ms)
         if failure is not None:
             SAMPLES.record(phase, failure)
+        self.user.measured(phase)
         self.environment.events.request.fire(
             request_type=request_type(self.base, phase),
             name=body.name,

@@ -69,29 +69,34 @@ class RequestTemplate:
         return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def capture_request(client: Any, **invoke_kwargs: Any) -> Any:
-    """The AWSPreparedRequest botocore builds for invoke_endpoint(**invoke_kwargs), unsent."""
+def capture_request(client: Any, operation: str = "InvokeEndpoint", **invoke_kwargs: Any) -> Any:
+    """The AWSPreparedRequest botocore builds for the operation (InvokeEndpoint, or
+    InvokeEndpointWithResponseStream) with invoke_kwargs, unsent."""
+    from botocore import xform_name
 
     def capture(request: Any, **_: Any) -> None:
         raise _Captured(request)
 
-    client.meta.events.register_first("before-send.sagemaker-runtime.InvokeEndpoint", capture)
+    event = f"before-send.sagemaker-runtime.{operation}"
+    client.meta.events.register_first(event, capture)
     try:
-        client.invoke_endpoint(**invoke_kwargs)
+        getattr(client, xform_name(operation))(**invoke_kwargs)
     except _Captured as captured:
         return captured.request
     finally:
-        client.meta.events.unregister("before-send.sagemaker-runtime.InvokeEndpoint", capture)
-    raise RuntimeError("botocore sent invoke_endpoint without passing before-send")
+        client.meta.events.unregister(event, capture)
+    raise RuntimeError(f"botocore sent {operation} without passing before-send")
 
 
 def _header_text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
-def template_from_botocore(client: Any, invoke_kwargs: Mapping[str, Any]) -> RequestTemplate:
-    """The template of invoke_endpoint(**invoke_kwargs) as botocore prepares it."""
-    request = capture_request(client, Body=b"", **invoke_kwargs)
+def template_from_botocore(
+    client: Any, invoke_kwargs: Mapping[str, Any], operation: str = "InvokeEndpoint"
+) -> RequestTemplate:
+    """The template of the operation's call with invoke_kwargs as botocore prepares it."""
+    request = capture_request(client, operation, Body=b"", **invoke_kwargs)
     headers = {k: _header_text(v) for k, v in request.headers.items()}
     authorization = headers.get("Authorization", "")
     signed = next(

@@ -46,6 +46,9 @@ class EndpointUser(User):
         """Send one request; return the response length or raise RequestFailure."""
         raise NotImplementedError
 
+    def measured(self, phase: str) -> None:
+        """After `call`, in its greenlet: file figures beyond the latency (streaming)."""
+
     @task
     def invoke(self) -> None:
         phase = TRACKER.begin()
@@ -73,6 +76,7 @@ class EndpointUser(User):
         WINDOW.record_call(phase, failure is not None, elapsed_ms)
         if failure is not None:
             SAMPLES.record(phase, failure)
+        self.measured(phase)
         self.environment.events.request.fire(
             request_type=request_type(self.base_request_type, phase),
             name=body.name,
@@ -190,6 +194,7 @@ class FastSageMakerUser(EndpointUser):
 
     abstract = True
     base_request_type = "InvokeEndpoint"
+    operation: ClassVar[str] = "InvokeEndpoint"  # the sagemaker-runtime operation signed
     _client: ClassVar[Any] = None
     _signer: ClassVar[Any] = None
     _path: ClassVar[str] = "/"
@@ -206,7 +211,7 @@ class FastSageMakerUser(EndpointUser):
         cls.config = config
         SAMPLES.forbid(request_values(config))
         boto = sig.botocore_client(target["region"], timeout)
-        template = sig.template_from_botocore(boto, sig.invoke_kwargs_for(target))
+        template = sig.template_from_botocore(boto, sig.invoke_kwargs_for(target), cls.operation)
         cls._signer = sig.FastSigner(template, sig.client_credentials(boto), boto.meta.region_name)
         cls._path = template.path
         cls._hashes = {b.data: sig.payload_hash(b.data) for b in config.payload.bodies}
@@ -275,8 +280,12 @@ CLIENTS = ("fast", "boto3")
 
 def user_class_for(config: LoadgenConfig) -> type[EndpointUser]:
     """A concrete user class configured for this plan's target."""
-    base: type[SageMakerBoto3User] | type[FastSageMakerUser] | type[HttpTargetUser]
-    if config.target_kind != "sagemaker":
+    base: type[EndpointUser]
+    if config.target.get("stream") is not None:
+        from endpoint_loadtest.loadgen.streaming.users import streaming_user_base
+
+        base = streaming_user_base(config)
+    elif config.target_kind != "sagemaker":
         base = HttpTargetUser
     elif config.client == "boto3":
         base = SageMakerBoto3User

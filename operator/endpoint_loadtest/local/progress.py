@@ -15,7 +15,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from endpoint_loadtest.api.models import EndpointLoadTestStatus, Progress, Results
+from endpoint_loadtest.api.models import (
+    EndpointLoadTestStatus,
+    Progress,
+    Results,
+    StreamingProgress,
+    StreamingResults,
+)
 
 LINE_INTERVAL_SECONDS = 5.0
 
@@ -50,6 +56,16 @@ def progress_line(progress: Progress, workers: tuple[int, int]) -> str:
         f"p50 {_fmt(progress.current_p50_ms, ' ms')}, p99 {_fmt(progress.current_p99_ms, ' ms')}, "
         f"failures {_fmt(progress.failures)}, "
         f"worker CPU max {_fmt(progress.max_worker_cpu_percent, '%')}"
+        + (f", {_streaming(progress.streaming)}" if progress.streaming else "")
+    )
+
+
+def _streaming(live: StreamingProgress) -> str:
+    """TTFT and TPOT p50/p99 and output tokens/s of the last seconds."""
+    return (
+        f"TTFT p50/p99 {_ms(live.ttft_p50_ms)} / {_ms(live.ttft_p99_ms)}, "
+        f"TPOT p50/p99 {_ms(live.tpot_p50_ms)} / {_ms(live.tpot_p99_ms)}, "
+        f"output {_fmt(live.output_tokens_per_second, ' tokens/s', 1)}"
     )
 
 
@@ -109,6 +125,11 @@ class ProgressReporter:
         )
         table.add_row("failures", _fmt(progress.failures))
         table.add_row("worker CPU max", _fmt(progress.max_worker_cpu_percent, "%"))
+        live = progress.streaming
+        if live is not None:
+            table.add_row("TTFT p50 / p99", f"{_ms(live.ttft_p50_ms)} / {_ms(live.ttft_p99_ms)}")
+            table.add_row("TPOT p50 / p99", f"{_ms(live.tpot_p50_ms)} / {_ms(live.tpot_p99_ms)}")
+            table.add_row("output tokens/s", _fmt(live.output_tokens_per_second, digits=1))
         return table
 
 
@@ -150,6 +171,8 @@ def render_verdict(status: EndpointLoadTestStatus, stream: TextIO | None = None)
             )
         if results.errors_by_type:
             console.print(_errors_table(results), markup=False, highlight=False)
+        if results.streaming is not None:
+            console.print(streaming_summary(results.streaming), markup=False, highlight=False)
     console.print(verdict.message, markup=False, highlight=False)
 
 
@@ -163,3 +186,15 @@ def _errors_table(results: Results) -> Table:
         sample = results.error_samples.get(name, "-")
         table.add_row(Text(name), str(count), Text(sample))  # Text: no markup in messages
     return table
+
+
+def streaming_summary(figures: StreamingResults) -> str:
+    """The window's token-stream figures in one line."""
+    ttft, tpot = figures.ttft_ms, figures.tpot_ms
+    goodput = "" if figures.good_requests is None else f", goodput {figures.goodput:g}/s"
+    return (
+        f"streamed: TTFT p50 {_ms(ttft.p50)}, p99 {_ms(ttft.p99)}; "
+        f"TPOT p50 {_ms(tpot.p50)}, p99 {_ms(tpot.p99)}; "
+        f"{figures.output_tokens} output tokens ({figures.output_tokens_source or '-'}), "
+        f"{figures.output_tokens_per_second:.1f} tokens/s{goodput}"
+    )

@@ -36,6 +36,8 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
 from endpoint_loadtest.loadgen.error_names import sanitize_name, top_counts
+from endpoint_loadtest.observability.streaming_metrics import METRICS as STREAMING_METRICS
+from endpoint_loadtest.observability.streaming_metrics import streaming_samples
 
 PREFIX = "elt"
 LABELS = ("namespace", "name", "run")
@@ -149,6 +151,7 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         (),
     ),
 }
+METRICS.update(STREAMING_METRICS)
 
 
 def metric_names() -> set[str]:
@@ -242,6 +245,7 @@ def flatten(status: dict[str, Any], snapshot: Any = None, spec: dict[str, Any] |
         put("cloudwatch_available", 1.0 if available == "True" else 0.0)
     if cloudwatch:
         samples.extend(_cloudwatch_samples(cloudwatch))
+    streaming_samples(status, spec, put)
     return samples
 
 

@@ -86,6 +86,8 @@ class VariantConfig:
     response_content_type: str = "application/json"
     memory_base_percent: float = 35.0
     memory_per_busy_worker_percent: float = 1.5
+    # A streaming LLM model (simulator/streaming_model.py StreamingConfig), or None.
+    streaming: Any = None
 
     @property
     def capacity_rps(self) -> float:
@@ -209,6 +211,7 @@ _VARIANT_FIELDS = {
     "modelErrorStatus",
     "response",
     "memory",
+    "streaming",
 }
 
 
@@ -252,7 +255,14 @@ def parse_variant(raw: Any, name: str) -> VariantConfig:
             minimum=0,
             maximum=100,
         ),
+        streaming=_streaming(data.get("streaming"), f"{name}.streaming"),
     )
+
+
+def _streaming(raw: Any, name: str) -> Any:
+    from endpoint_loadtest.simulator.streaming_model import parse_streaming
+
+    return parse_streaming(raw, name)
 
 
 def parse_endpoint(raw: Any, name: str) -> EndpointConfig:

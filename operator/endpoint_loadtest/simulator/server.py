@@ -21,6 +21,7 @@ from endpoint_loadtest.simulator.metrics import MetricsCollector
 from endpoint_loadtest.simulator.model import OVERLOADED, TIMEOUT, Endpoint, Variant
 from endpoint_loadtest.simulator.sigv4 import AuthError, SigV4Verifier
 from endpoint_loadtest.simulator.stats import Stats
+from endpoint_loadtest.simulator.streaming import StreamingRoutes
 
 log = logging.getLogger("endpoint_loadtest.simulator.server")
 
@@ -53,6 +54,7 @@ class Simulator:
         self.endpoints = {e.name: Endpoint(e, config.seed, loop_now) for e in config.endpoints}
         self.stats = Stats({e.name: [v.name for v in e.variants] for e in config.endpoints})
         self.collector = MetricsCollector(self.endpoints, collector_period_s)
+        self.streaming = StreamingRoutes(self)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES + 1024)
@@ -61,6 +63,7 @@ class Simulator:
         app.router.add_get("/_simulator/stats", self.get_stats)
         app.router.add_post("/_simulator/reset", self.reset)
         app.router.add_get("/_simulator/config", self.get_config)
+        self.streaming.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self.unknown)
         return app
 
@@ -74,6 +77,7 @@ class Simulator:
 
     async def reset(self, request: web.Request) -> web.Response:
         self.stats.reset()
+        self.streaming.stats.reset()
         return web.json_response({"reset": True})
 
     async def get_config(self, request: web.Request) -> web.Response:

@@ -1,0 +1,1 @@
+"""Streamed responses (LLM token streaming): decoding, per-request timing, window figures."""
