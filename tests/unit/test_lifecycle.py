@@ -292,3 +292,17 @@ def test_finish_carries_the_result_to_judge() -> None:
     before = state("Evaluating", T0 + 60, **RUNNING)
     finish = advance(before, Observation(result={"requests": 7}), T0 + 61).finish
     assert isinstance(finish, Finish) and finish.result == {"requests": 7}
+
+
+def test_the_poll_series_stays_bounded_over_a_day() -> None:
+    from endpoint_loadtest.engine.observe import Series, Snapshot
+
+    series = Series(limit=500)
+    stats = {"stats": [{"name": "Aggregated", "num_requests": 1}], "current_rps": 1.0}
+    for second in range(86_400):  # one poll a second for 24 hours
+        series.add(Snapshot(at=float(second), status={"state": "measuring"}, stats=stats))
+    points = series.to_list()
+    assert len(points) <= 501
+    assert points[0]["at"] == 0.0 and points[-1]["at"] == 86_399.0
+    steps = {b["at"] - a["at"] for a, b in zip(points[:-2], points[1:-1], strict=True)}
+    assert len(steps) == 1  # evenly spread
