@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from typing import Any
 
@@ -304,5 +305,5 @@ def test_the_poll_series_stays_bounded_over_a_day() -> None:
     points = series.to_list()
     assert len(points) <= 501
     assert points[0]["at"] == 0.0 and points[-1]["at"] == 86_399.0
-    steps = {b["at"] - a["at"] for a, b in zip(points[:-2], points[1:-1], strict=True)}
+    steps = {b["at"] - a["at"] for a, b in itertools.pairwise(points[:-1])}
     assert len(steps) == 1  # evenly spread
