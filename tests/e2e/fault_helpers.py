@@ -68,3 +68,24 @@ def pod_names(kube_cluster: Any, namespace: str, name: str, component: str) -> l
         f"perf.elt.dev/test={name},app.kubernetes.io/component={component}", "-o", "name",
     ).stdout  # fmt: skip
     return [line.split("/", 1)[1] for line in out.split()]
+
+
+def api_request_counts(kube_cluster: Any) -> dict[tuple[str, str], float]:
+    """kube-apiserver's own count of the requests it served, by (verb, resource)."""
+    cert = (kube_cluster.pki.admin_crt, kube_cluster.pki.admin_key)
+    text = requests.get(
+        f"{kube_cluster.server}/metrics", cert=cert, verify=str(kube_cluster.pki.ca_crt),
+        timeout=10,
+    ).text  # fmt: skip
+    counts: dict[tuple[str, str], float] = {}
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels_text, _, value = line.rpartition(" ")
+        labels = dict(
+            part.split("=", 1) for part in labels_text[len("apiserver_request_total{") : -1]
+            .replace('"', "").split(",") if "=" in part
+        )  # fmt: skip
+        key = (labels.get("verb", ""), labels.get("resource", ""))
+        counts[key] = counts.get(key, 0.0) + float(value)
+    return counts

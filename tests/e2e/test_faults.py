@@ -167,3 +167,22 @@ def test_finished_test_is_deleted_without_the_operator(
     elt_operator.kill()
     kube_cluster.kubectl("delete", "elt", "done", "-n", namespace, "--timeout=20s", timeout=30)
     elt_operator.start()
+
+
+def test_namespace_deleted_mid_run_is_deleted_with_nothing_left(
+    kube_cluster: Any, namespace: str, elt_operator: Any, sim_endpoint: Any
+) -> None:
+    apply(kube_cluster, namespace, load_test("ns-gone", sim_endpoint.endpoint, duration="60s"))
+    _measuring(kube_cluster, namespace, "ns-gone")
+    kube_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+    def gone() -> bool:
+        found = kube_cluster.kubectl("get", "namespace", namespace, check=False)
+        return found.returncode != 0 and "NotFound" in found.stderr
+
+    wait_until(gone, timeout=120, what=f"namespace {namespace} to be deleted")
+    pods = kube_cluster.kubectl(
+        "get", "pods", "-A", "-o", "name", "-l", "perf.elt.dev/test=ns-gone"
+    )
+    assert pods.stdout.strip() == ""
+    assert "Traceback" not in elt_operator.log(), elt_operator.log()[-3000:]
