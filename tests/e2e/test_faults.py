@@ -6,6 +6,7 @@ the load generator is left behind. Windows are short; the faults come mid-window
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -66,14 +67,11 @@ def test_worker_pod_deleted_mid_window_is_inconclusive_naming_it_soon_after_the_
     assert status["verdict"]["result"] == "Inconclusive", status["verdict"]
     assert status["reason"] == "WorkerLost"
     assert "WorkerLost" in event_reasons(kube_cluster, namespace, "worker-lost")
-    window_end = status["results"]["windowSeconds"]
-    assert window_end > 0
+    assert "worker" in status["verdict"]["message"].lower(), status["verdict"]["message"]
     # The verdict comes within seconds of the window's end, not after minutes.
-    from datetime import datetime
-
-    started = datetime.fromisoformat(status["startedAt"].replace("Z", "+00:00"))
-    finished = datetime.fromisoformat(status["finishedAt"].replace("Z", "+00:00"))
-    assert (finished - started).total_seconds() < 120, (started, finished)
+    window_end = status["lifecycle"]["window"][1]
+    finished = datetime.fromisoformat(status["finishedAt"].replace("Z", "+00:00")).timestamp()
+    assert finished - window_end < 20, (window_end, finished)
     wait_nothing_left(kube_cluster, namespace, "worker-lost")
 
 
