@@ -93,9 +93,7 @@ class World:
         """One tick, its patch merged into the body as the API server would store it."""
         self.now += seconds
         step = self.reconciler.step(self.body)
-        status = dict(self.body.get("status") or {})
-        status.update(step.status)
-        self.body["status"] = status
+        self.body["status"] = merge_patch(self.body.get("status") or {}, step.status)
         self.events += step.events
         return step.status
 
@@ -109,6 +107,19 @@ class World:
         self.master.status = conductor("measuring")
         self.tick()  # Pending -> Starting -> Running
         assert self.status["phase"] == "Running", self.status
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386, as the API server applies a status patch: null removes, dicts merge."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
 
 
 def conductor(state: str, **extra: Any) -> dict[str, Any]:
@@ -214,6 +225,13 @@ def test_spec_edit_mid_run_supersedes_the_run_with_a_history_record() -> None:
     assert world.status["history"][0]["result"] == "Superseded"
     assert "Superseded" in reasons(world)
     assert world.status["runToken"] == run_token(world.body["metadata"])
+    # The new run knows nothing of the old one's master: its own pod is the master.
+    assert world.status["lifecycle"].get("master") is None
+    world.cluster.pod_list = [master_pod("u2")]
+    world.master.status = conductor("measuring", conductorId="c2")
+    world.tick()
+    world.tick()
+    assert world.status["phase"] == "Running", world.status["message"]
 
 
 def test_invalid_spec_in_the_object_is_an_error_naming_the_field() -> None:

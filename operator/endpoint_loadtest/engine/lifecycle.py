@@ -144,7 +144,10 @@ class RunState:
         return self.phase in FINISHED
 
     def to_wire(self) -> dict[str, Any]:
-        """The part kept in status.lifecycle (the result stays with the master)."""
+        """The part kept in status.lifecycle (the result stays with the master).
+
+        Unset fields are null, not left out: in a merge patch null removes what the
+        previous run left there (its master, its window)."""
         data = asdict(self)
         data.pop("result")
         data.pop("phase")
@@ -477,7 +480,7 @@ def _measured(state: RunState) -> str:
 
 def _camel(data: Any) -> Any:
     if isinstance(data, dict):
-        return {_to_camel(k): _camel(v) for k, v in data.items() if v is not None}
+        return {_to_camel(k): _camel(v) for k, v in data.items()}
     if isinstance(data, list | tuple):
         return [_camel(v) for v in data]
     return data

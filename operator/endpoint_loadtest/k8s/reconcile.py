@@ -412,11 +412,12 @@ class _Tick:
 
 def _live_only(current: dict[str, Any], patch: dict[str, Any]) -> bool:
     """Whether the patch changes nothing but live figures (and the lifecycle's liveness)."""
+    volatile = ("lastAnswerAt", "measured")
     for key, value in patch.items():
-        if key == "lifecycle":
+        if key == "lifecycle":  # null in a patch is absent once stored
             old = {k: v for k, v in (current.get(key) or {}).items()
-                   if k not in ("lastAnswerAt", "measured")}  # fmt: skip
-            new = {k: v for k, v in value.items() if k not in ("lastAnswerAt", "measured")}
+                   if k not in volatile and v is not None}  # fmt: skip
+            new = {k: v for k, v in value.items() if k not in volatile and v is not None}
             if old != new:
                 return False
         elif key not in LIVE_KEYS and current.get(key) != value:
