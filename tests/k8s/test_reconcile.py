@@ -240,3 +240,28 @@ def test_invalid_spec_in_the_object_is_an_error_naming_the_field() -> None:
     world.tick()
     assert world.status["phase"] == "Error" and world.status["reason"] == "InvalidSpec"
     assert "load.users" in world.status["message"]
+
+
+def test_an_unexpected_failure_ends_the_run_instead_of_retrying_forever() -> None:
+    world = World()
+    world.tick()
+
+    def broken(namespace: str, name: str, run_id: str) -> list[PodState]:
+        raise KeyError("surprise")
+
+    world.cluster.pods = broken  # type: ignore[method-assign]
+    world.cluster.pod_list = [master_pod()]
+    world.tick()
+    assert world.status["phase"] == "Error" and world.status["reason"] == "InternalError"
+    assert "KeyError" in world.status["message"]
+
+
+def test_a_200_kib_inline_body_is_planned_into_the_configmap_file() -> None:
+    world = World()
+    body = '{"inputs": "' + "x" * (200 * 1024) + '"}'
+    world.body["spec"] = {**SPEC, "payload": {"body": body}}
+    world.tick()
+    world.tick()
+    assert world.status["phase"] != "Error", world.status.get("message")
+    [plan] = [m for m in world.cluster.created if m["kind"] == "ConfigMap"]
+    assert len(plan["data"]["plan.json"]) > 200 * 1024

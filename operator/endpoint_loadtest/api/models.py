@@ -253,7 +253,12 @@ class Payload(ApiModel):
         """The payload as a list of bodies, whichever form the user wrote."""
         if self.bodies:
             return list(self.bodies)
-        return [PayloadBody(body=self.body, config_map_key_ref=self.config_map_key_ref)]
+        # Already validated as payload.body (up to 256 KiB): not re-checked as one of bodies.
+        return [
+            PayloadBody.model_construct(
+                name=None, body=self.body, config_map_key_ref=self.config_map_key_ref, weight=1
+            )
+        ]
 
 
 # --------------------------------------------------------------------------- load

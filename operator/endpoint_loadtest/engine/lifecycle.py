@@ -42,6 +42,7 @@ class Reason(StrEnum):
     EVALUATION_TIMEOUT = "EvaluationTimeout"
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     INTERRUPTED = "Interrupted"
+    INTERNAL_ERROR = "InternalError"  # the runtime itself failed on this run
 
 
 @dataclass(frozen=True)

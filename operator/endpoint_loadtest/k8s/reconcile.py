@@ -11,6 +11,7 @@ engine/lifecycle.py's; this module only knows how to look at pods and the API se
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from endpoint_loadtest.k8s.manifests import build_children, names, placement_for
 from endpoint_loadtest.k8s.settings import Settings
 from endpoint_loadtest.observability import cloudwatch
 
+log = logging.getLogger("elt.operator")
 RERUN_ANNOTATION = "perf.elt.dev/rerun"
 HISTORY_LENGTH = 10
 FINISHED = lc.FINISHED
@@ -128,7 +130,13 @@ class Reconciler:
         elif status.get("phase") in FINISHED:
             self._finished(body, step)
         elif status.get("phase"):
-            _Tick(self, body, step).run()
+            try:
+                _Tick(self, body, step).run()
+            except Exception as error:  # a test must end, even on the operator's own bug
+                log.exception("stepping %s/%s failed", meta["namespace"], meta["name"])
+                step.events.clear()
+                message = f"the operator failed on this test: {type(error).__name__}: {error}"
+                self._error(body, step, status["runId"], message, lc.Reason.INTERNAL_ERROR.value)
         return step
 
     def forget(self, namespace: str, name: str) -> None:
