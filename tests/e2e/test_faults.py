@@ -186,8 +186,11 @@ def test_namespace_deleted_mid_run_is_deleted_with_nothing_left(
     kube_cluster.kubectl("delete", "namespace", namespace, "--wait=false")
 
     def gone() -> bool:
-        found = kube_cluster.kubectl("get", "namespace", namespace, check=False)
-        return found.returncode != 0 and "NotFound" in found.stderr
+        found = kube_cluster.kubectl("get", "namespace", namespace, "-o", "json", check=False)
+        if found.returncode != 0 and "NotFound" in found.stderr:
+            return True
+        left = kube_cluster.kubectl("get", "elt,all", "-n", namespace, check=False).stdout
+        raise AssertionError(f"{found.stdout[-1500:]}\n{left}")  # reported on timeout
 
     wait_until(gone, timeout=120, what=f"namespace {namespace} to be deleted")
     pods = kube_cluster.kubectl(

@@ -2,8 +2,8 @@
 
 Kept in one place so the RBAC the chart grants can be read off this file:
 configmaps, services, deployments (create, delete, list); pods (list);
-endpointloadtests (delete, for ttlSecondsAfterFinished; patch of status);
-events (kopf).
+endpointloadtests (get; delete, for ttlSecondsAfterFinished; patch, to release a test
+being deleted; patch of status); events (kopf).
 """
 
 from __future__ import annotations
@@ -169,6 +169,36 @@ class Cluster:
         return self.custom.patch_namespaced_custom_object_status(
             models.GROUP, models.VERSION, namespace, models.PLURAL, name, {"status": status}
         )
+
+    def release(self, namespace: str, name: str, finalizers: list[str], finalizer: str) -> None:
+        """Remove `finalizer` from a test being deleted (a JSON patch that fails, and so
+        does nothing, if the finalizers changed meanwhile)."""
+        if finalizer not in finalizers:
+            return
+        index = finalizers.index(finalizer)
+        patch = [
+            {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
+            {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+        ]
+        try:
+            self.custom.patch_namespaced_custom_object(
+                models.GROUP, models.VERSION, namespace, models.PLURAL, name, patch,
+                _content_type="application/json-patch+json",
+            )  # fmt: skip
+        except ApiException as error:
+            if error.status not in (404, 409, 422):
+                raise
+
+    def get_test(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The test as stored now; None if it is gone."""
+        try:
+            return self.custom.get_namespaced_custom_object(
+                models.GROUP, models.VERSION, namespace, models.PLURAL, name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
 
     def delete_test(self, namespace: str, name: str) -> None:
         try:

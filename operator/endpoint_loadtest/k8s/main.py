@@ -22,6 +22,7 @@ from endpoint_loadtest.k8s.settings import Settings
 from endpoint_loadtest.observability.exporter import EXPORTER, serve
 
 SETTINGS = Settings.from_environment()
+FINALIZER = "perf.elt.dev/finalizer"  # kopf's, while a test has a timer
 _state: dict[str, Any] = {"written": {}, "latest": {}}
 log = logging.getLogger("elt.operator")
 
@@ -37,7 +38,7 @@ class _QuietTicks(logging.Filter):
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     login()
     _state["reconciler"] = Reconciler(Cluster(), SETTINGS)
-    settings.persistence.finalizer = "perf.elt.dev/finalizer"
+    settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="perf.elt.dev")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="perf.elt.dev", key="last-handled-configuration"
@@ -62,7 +63,23 @@ def drive(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
     reconciler: Reconciler = _state["reconciler"]
     meta = body["metadata"]
     key = (meta["namespace"], meta["name"])
-    step = reconciler.step(_newest(dict(body), _state["latest"].get(key)))
+    newest = _newest(dict(body), _state["latest"].get(key))
+    if not needs_timer(newest):
+        # Our own last write ended the need for a timer, yet kopf still runs it: its watch
+        # lags or stopped (a namespace being deleted). Read the object to learn its fate.
+        try:
+            newest = reconciler.cluster.get_test(*key) or {"metadata": {}}
+        except TRANSIENT_ERRORS as error:
+            logger.warning(f"could not read the test, the next tick retries: {error}")
+            return
+        if newest["metadata"].get("uid"):
+            _state["latest"][key] = newest
+    if newest["metadata"].get("deletionTimestamp"):
+        _release(reconciler, newest, logger)
+        return
+    if not newest["metadata"].get("uid") or not needs_timer(newest):
+        return
+    step = reconciler.step(newest)
     written = _state["written"]
     due = time.monotonic() - written.get(key, 0.0) >= LIVE_WRITE_SECONDS
     if step.status and (due or not step.live_only):
@@ -84,6 +101,19 @@ def drive(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
     )
     if step.delete_test:
         reconciler.cluster.delete_test(*key)
+
+
+def _release(reconciler: Reconciler, body: dict[str, Any], logger: logging.Logger) -> None:
+    """A test being deleted needs nothing of the operator (its children go by owner
+    references): let it go. kopf does this too, unless its watch of the namespace already
+    stopped because the namespace itself is being deleted (then only this tick sees it)."""
+    meta = body["metadata"]
+    try:
+        reconciler.cluster.release(
+            meta["namespace"], meta["name"], list(meta.get("finalizers") or []), FINALIZER
+        )
+    except TRANSIENT_ERRORS as error:
+        logger.warning(f"finalizer not removed, the next tick retries: {error}")
 
 
 def _newest(body: dict[str, Any], written: dict[str, Any] | None) -> dict[str, Any]:
