@@ -89,6 +89,8 @@ def drive(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
             logger.warning(f"status not written, the next tick retries: {error}")
             return
         written[key] = time.monotonic()
+        if "phase" in step.status:  # one line per phase change, none per tick
+            logger.info(f"phase {step.status['phase']}: {step.status.get('message') or ''}")
         for kind, reason, message in step.events:
             kopf.event(body, type=kind, reason=reason, message=message)
     current = dict(body.get("status") or {})
