@@ -104,6 +104,10 @@ def test_fifty_tests_at_once_end_with_one_verdict_each_and_idle_for_free(
         "idleRequestsPerSecondAll": round(idle_all, 3),
         "idleSeconds": IDLE_SECONDS,
     }
-    print(f"\nfifty finished tests idle: {json.dumps(figures)}")
+    busiest = sorted(
+        ((v - before.get(k, 0), "/".join(k)) for k, v in after.items() if k[0] != "WATCH"),
+        reverse=True,
+    )[:6]
+    print(f"\nfifty finished tests idle: {json.dumps(figures)}; busiest: {busiest}")
     # Finished tests: no timer, so no request on what only the operator touches.
     assert idle_operator == 0, figures
