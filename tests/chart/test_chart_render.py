@@ -26,7 +26,7 @@ OPERATOR = "elt-endpoint-loadtest-operator"
 # What the operator may do in a namespace where it runs tests (see templates/_helpers.tpl).
 NAMESPACED_RULES = [
     {"apiGroups": ["perf.elt.dev"], "resources": ["endpointloadtests"],
-     "verbs": ["list", "watch", "patch", "delete"]},
+     "verbs": ["get", "list", "watch", "patch", "delete"]},
     {"apiGroups": ["perf.elt.dev"], "resources": ["endpointloadtests/status"], "verbs": ["patch"]},
     {"apiGroups": [""], "resources": ["configmaps", "services"],
      "verbs": ["create", "list", "delete"]},

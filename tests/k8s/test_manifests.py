@@ -96,10 +96,32 @@ def test_workers_reach_the_master_through_its_service_and_bind_to_their_pod_ip()
     assert "--master-bind-host=$(POD_IP)" in master["command"]
     env = {e["name"]: e for e in worker["env"]}
     assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
-    assert env["ELT_PLAN"]["valueFrom"]["configMapKeyRef"] == {
-        "name": "smoke-plan",
-        "key": "plan.json",
-    }
+
+
+def test_the_plan_reaches_the_pods_as_a_mounted_file_not_a_variable() -> None:
+    """One environment variable is capped at 128 KiB; a ConfigMap file at the 1 MiB object."""
+    children = _children()
+    for component in ("master", "worker"):
+        pod = children[f"Deployment/smoke-{component}"]["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        assert "ELT_PLAN" not in env
+        assert env["ELT_PLAN_FILE"]["value"] == "/etc/elt/plan/plan.json"
+        assert {"name": "plan", "mountPath": "/etc/elt/plan", "readOnly": True} in container[
+            "volumeMounts"
+        ]
+        assert {"name": "plan", "configMap": {"name": "smoke-plan"}} in pod["volumes"]
+
+
+def test_selectors_carry_the_run_id() -> None:
+    children = _children()
+    service = children["Service/smoke-master"]["spec"]["selector"]
+    assert service["perf.elt.dev/run"] == "r1"
+    for component in ("master", "worker"):
+        deployment = children[f"Deployment/smoke-{component}"]["spec"]
+        assert deployment["selector"]["matchLabels"]["perf.elt.dev/run"] == "r1"
+        labels = deployment["template"]["metadata"]["labels"]
+        assert deployment["selector"]["matchLabels"].items() <= labels.items()
 
 
 def test_the_plan_configmap_carries_inline_bodies() -> None:

@@ -103,10 +103,11 @@ operator/endpoint_loadtest/k8s/cluster.py (every API call the operator makes) an
 */}}
 {{- define "elt.namespacedRules" -}}
 # The tests: kopf lists and watches them, patches finalizers and progress annotations;
-# the operator deletes a finished test after spec.ttlSecondsAfterFinished.
+# the operator reads one whose watch lags, and deletes a finished test after
+# spec.ttlSecondsAfterFinished.
 - apiGroups: ["perf.elt.dev"]
   resources: ["endpointloadtests"]
-  verbs: ["list", "watch", "patch", "delete"]
+  verbs: ["get", "list", "watch", "patch", "delete"]
 # Their status subresource: phase, verdict, results, conditions.
 - apiGroups: ["perf.elt.dev"]
   resources: ["endpointloadtests/status"]

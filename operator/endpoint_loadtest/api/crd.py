@@ -129,6 +129,7 @@ def _status_schema() -> dict[str, Any]:
         "x-kubernetes-preserve-unknown-fields": True,
         "description": "Operator bookkeeping.",
     }
+    schema["properties"]["lifecycle"].pop("additionalProperties", None)
     return schema
 
 

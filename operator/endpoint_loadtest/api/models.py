@@ -1185,6 +1185,16 @@ class Verdict(ApiModel):
     message: str = Field(default="", description="Why, in one sentence.")
 
 
+class RunResult(StrEnum):
+    """How a past run ended: its verdict, Error, or Superseded (the spec changed under it)."""
+
+    PASSED = "Passed"
+    FAILED = "Failed"
+    INCONCLUSIVE = "Inconclusive"
+    ERROR = "Error"
+    SUPERSEDED = "Superseded"
+
+
 class RunRecord(ApiModel):
     """A past run, kept in status.history."""
 
@@ -1194,6 +1204,8 @@ class RunRecord(ApiModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     verdict: VerdictResult | None = None
+    result: RunResult | None = Field(default=None, description="How the run ended.")
+    reason: str | None = Field(default=None, description="Why it ended (status.reason).")
     tps: float | None = None
     p99_ms: float | None = None
 
@@ -1257,6 +1269,11 @@ class EndpointLoadTestStatus(ApiModel):
         "starts a new run.",
     )
     message: str | None = Field(default=None, description="Human-readable state.")
+    reason: str | None = Field(
+        default=None,
+        description="Why the run ended: its verdict, WorkerLost, MasterRestarted, Refused, "
+        "StartTimeout, MasterSilent, DeadlineExceeded, ...",
+    )
     started_at: datetime | None = None
     finished_at: datetime | None = None
     workers: WorkerCounts | None = None
@@ -1266,6 +1283,11 @@ class EndpointLoadTestStatus(ApiModel):
     conditions: list[Condition] = Field(default_factory=list)
     history: list[RunRecord] = Field(default_factory=list)
     observed_generation: int | None = None
+    lifecycle: dict[str, Any] | None = Field(
+        default=None,
+        description="The run's lifecycle bookkeeping (deadlines, the master's identity).",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
 
 
 class ObjectMeta(BaseModel):

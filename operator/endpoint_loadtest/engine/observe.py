@@ -75,10 +75,43 @@ def _max_worker_cpu(stats: dict[str, Any], status: dict[str, Any]) -> float | No
 
 
 @dataclass
+class Series:
+    """The run's time series in bounded memory: at most `limit` points, whatever the length.
+
+    When full, every other point is dropped and from then on only every second poll is
+    kept (then every fourth...): a 24-hour soak keeps the same number of points as a
+    minute, evenly spread, with the first and latest always there."""
+
+    limit: int = 2000
+    points: list[dict[str, Any]] = field(default_factory=list)
+    stride: int = 1
+    latest: dict[str, Any] | None = None
+    _seen: int = 0
+
+    def add(self, snapshot: Snapshot) -> None:
+        if not snapshot.stats:
+            return
+        point = {"at": snapshot.at, **snapshot.progress().to_wire()}
+        self.latest = point
+        self._seen += 1
+        if (self._seen - 1) % self.stride:
+            return
+        self.points.append(point)
+        if len(self.points) >= self.limit:
+            self.points = self.points[::2]
+            self.stride *= 2
+
+    def to_list(self) -> list[dict[str, Any]]:
+        if self.latest is not None and (not self.points or self.points[-1] is not self.latest):
+            return [*self.points, self.latest]
+        return list(self.points)
+
+
+@dataclass
 class MasterClient:
     base_url: str
     timeout: float = 5.0
-    history: list[Snapshot] = field(default_factory=list)
+    series: Series = field(default_factory=Series)
 
     def _get(self, path: str) -> tuple[int, bytes]:
         url = self.base_url.rstrip("/") + path
@@ -98,11 +131,11 @@ class MasterClient:
             raise MasterUnavailable(f"{path}: not JSON (HTTP {status})") from None
 
     def poll(self) -> Snapshot:
-        """Status and live statistics; kept in `history` as the run's time series."""
+        """Status and live statistics; their progress kept in `series` (bounded)."""
         _, status = self.get_json("/elt/status")
         _, stats = self.get_json("/stats/requests")
         snapshot = Snapshot(at=time.time(), status=status, stats=stats)
-        self.history.append(snapshot)
+        self.series.add(snapshot)
         return snapshot
 
     def result(self) -> dict[str, Any] | None:

@@ -76,11 +76,14 @@ def completed_status(
     verdict: Verdict,
     generation: int | None = None,
     conditions: list[Condition] | None = None,
+    reason: str | None = None,
 ) -> EndpointLoadTestStatus:
-    """`conditions`: more conditions beside Completed and Passed (CloudWatchAvailable)."""
+    """`conditions`: more conditions beside Completed and Passed (CloudWatchAvailable);
+    `reason`: why it ended when that is more than the verdict (WorkerLost)."""
     return EndpointLoadTestStatus(
         phase=Phase.COMPLETED,
         run_id=run_id,
+        reason=reason or str(verdict.result),
         message=verdict.message,
         started_at=started_at,
         finished_at=now(),
@@ -92,12 +95,19 @@ def completed_status(
 
 
 def error_status(
-    *, run_id: str, started_at: datetime | None, message: str, generation: int | None = None
+    *,
+    run_id: str,
+    started_at: datetime | None,
+    message: str,
+    generation: int | None = None,
+    reason: str = "Error",
 ) -> EndpointLoadTestStatus:
+    """`reason`: why (MasterRestarted, Refused, StartTimeout...), in the status and conditions."""
     at = now()
     return EndpointLoadTestStatus(
         phase=Phase.ERROR,
         run_id=run_id,
+        reason=reason,
         message=message,
         started_at=started_at,
         finished_at=at,
@@ -107,7 +117,7 @@ def error_status(
             Condition(
                 type=kind,
                 status=value,
-                reason="Error",
+                reason=reason,
                 message=message,
                 last_transition_time=at,
                 observed_generation=generation,

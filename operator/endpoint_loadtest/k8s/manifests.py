@@ -21,7 +21,8 @@ TEST_LABEL = "perf.elt.dev/test"
 RUN_LABEL = "perf.elt.dev/run"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 DEFAULT_IMAGE = "ghcr.io/elt-dev/endpoint-loadtest-operator:0.1.0"
-PLAN_ENV = "ELT_PLAN"
+PLAN_MOUNT = "/etc/elt/plan"  # the plan ConfigMap, mounted read-only
+PLAN_VOLUME = "plan"
 POD_IP_ENV = "POD_IP"
 MAX_BASE_LENGTH = 40
 
@@ -70,11 +71,13 @@ def labels(test_name: str, run_id: str, component: str | None = None) -> dict[st
     return result
 
 
-def selector(test_name: str, component: str) -> dict[str, str]:
-    """Stable across runs: a Deployment's selector is immutable."""
+def selector(test_name: str, run_id: str, component: str) -> dict[str, str]:
+    """With the run id: a rerun's Service never matches the previous run's terminating
+    pods (each run makes its own Deployments, so the immutable selector is no obstacle)."""
     return {
         "app.kubernetes.io/instance": child_base_name(test_name),
         TEST_LABEL: _label_value(test_name),
+        RUN_LABEL: run_id,
         COMPONENT_LABEL: component,
     }
 
@@ -99,7 +102,7 @@ def placement_for(test_name: str, namespace: str, spec: EndpointLoadTestSpec) ->
         config_map_paths={
             f"{ref.name}/{ref.key}": f"{PAYLOAD_MOUNT}/{ref.name}/{ref.key}" for ref in refs
         },
-        plan_dir="/etc/elt",
+        plan_dir=PLAN_MOUNT,
         master_host=master_service_host(test_name, namespace),
         master_bind_host=f"$({POD_IP_ENV})",
         web_host=f"$({POD_IP_ENV})",
@@ -128,17 +131,12 @@ def _restricted_container_context() -> dict[str, Any]:
     }
 
 
-def _env(test_name: str, plan_env: dict[str, str], pod: PodSettings) -> list[dict[str, Any]]:
+def _env(plan_env: dict[str, str], pod: PodSettings) -> list[dict[str, Any]]:
+    """The plan itself is a mounted file (ELT_PLAN_FILE): one variable is capped at 128 KiB."""
     env: list[dict[str, Any]] = [
         {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {
-            "name": PLAN_ENV,
-            "valueFrom": {
-                "configMapKeyRef": {"name": names(test_name)["plan"], "key": PLAN_FILENAME}
-            },
-        },
     ]
-    env += [{"name": k, "value": v} for k, v in sorted(plan_env.items()) if k != "ELT_PLAN_FILE"]
+    env += [{"name": k, "value": v} for k, v in sorted(plan_env.items())]
     env += [e.to_wire() for e in pod.env or []]
     return env
 
@@ -161,12 +159,15 @@ def _pod_template(
         "image": pod.image or default_image,
         "imagePullPolicy": "IfNotPresent",
         "command": command,
-        "env": _env(test_name, plan_env, pod),
+        "env": _env(plan_env, pod),
         "securityContext": _restricted_container_context(),
         # The load generator writes no files: a read-only root and no scratch volume.
         "volumeMounts": [
-            {"name": f"payload-{i}", "mountPath": f"{PAYLOAD_MOUNT}/{cm}", "readOnly": True}
-            for i, cm in enumerate(payload_config_maps(spec))
+            {"name": PLAN_VOLUME, "mountPath": PLAN_MOUNT, "readOnly": True},
+            *(
+                {"name": f"payload-{i}", "mountPath": f"{PAYLOAD_MOUNT}/{cm}", "readOnly": True}
+                for i, cm in enumerate(payload_config_maps(spec))
+            ),
         ],
     }
     if ports:
@@ -181,8 +182,11 @@ def _pod_template(
         "containers": [container],
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "volumes": [
-            {"name": f"payload-{i}", "configMap": {"name": cm}}
-            for i, cm in enumerate(payload_config_maps(spec))
+            {"name": PLAN_VOLUME, "configMap": {"name": names(test_name)["plan"]}},
+            *(
+                {"name": f"payload-{i}", "configMap": {"name": cm}}
+                for i, cm in enumerate(payload_config_maps(spec))
+            ),
         ],
         "terminationGracePeriodSeconds": 10,
         "enableServiceLinks": False,
@@ -208,7 +212,7 @@ def _deployment(
         },
         "spec": {
             "replicas": replicas,
-            "selector": {"matchLabels": selector(test_name, component)},
+            "selector": {"matchLabels": selector(test_name, run_id, component)},
             "strategy": {"type": "Recreate"},
             "template": template,
         },
@@ -265,7 +269,7 @@ def build_master_service(test_name: str, run_id: str) -> dict[str, Any]:
             "labels": labels(test_name, run_id, "master"),
         },
         "spec": {
-            "selector": selector(test_name, "master"),
+            "selector": selector(test_name, run_id, "master"),
             "ports": [
                 {"name": "locust", "port": MASTER_PORT, "targetPort": MASTER_PORT},
                 {"name": "web", "port": WEB_PORT, "targetPort": WEB_PORT},

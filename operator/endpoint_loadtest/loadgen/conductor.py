@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from typing import Any
 
 import gevent
 import psutil
 from gevent.event import Event
 from locust.env import Environment
-from locust.runners import MasterRunner
+from locust.runners import STATE_MISSING, MasterRunner
 
 from endpoint_loadtest.loadgen import errors, latency, open_model, phases
 from endpoint_loadtest.loadgen.config import LoadgenConfig
@@ -47,6 +48,9 @@ class Conductor:
         self.config = config
         self.base_request_type = base_request_type
         self.state = WAITING
+        # Who answers: a restarted master (new process) has a new id, so an observer
+        # never takes a run that started again from the beginning for the same run.
+        self.conductor_id = uuid.uuid4().hex[:12]
         self.message = f"waiting for {config.schedule.expect_workers} worker(s) to connect"
         self.started_at: float | None = None
         self.window_start: float | None = None
@@ -94,6 +98,7 @@ class Conductor:
             "state": self.state,
             "message": self.message,
             "runId": self.config.run_id,
+            "conductorId": self.conductor_id,
             "workers": {
                 "expected": self.config.schedule.expect_workers,
                 "connected": len(self.runner.clients.ready)
@@ -226,9 +231,13 @@ class Conductor:
         self.state, self.message = DRAINING, "waiting for in-flight requests and final reports"
         log.info("measurement window closed; waiting for workers to flush")
         bound = self.config.schedule.request_timeout_seconds + FLUSH_MARGIN_SECONDS
-        if not self._all_flushed.wait(timeout=bound) and self._missing_flushes():
+        deadline = time.monotonic() + bound
+        # A worker that quit or stopped sending heartbeats will never flush: not waited for.
+        while self._missing_flushes() - self._lost_workers() and time.monotonic() < deadline:
+            self._all_flushed.wait(timeout=POLL_SECONDS)
+        if self._missing_flushes():
             missing = ", ".join(sorted(self._missing_flushes()))
-            log.warning("workers did not flush within %.0fs: %s", bound, missing)
+            log.warning("workers did not flush (lost, or not within %.0fs): %s", bound, missing)
         nodes = sorted(self.latency_messages)
         result = window_result(
             self.runner.stats,
@@ -259,6 +268,11 @@ class Conductor:
 
     def _missing_flushes(self) -> set[str]:
         return self.window_workers - self.flushed
+
+    def _lost_workers(self) -> set[str]:
+        """Workers of the window that quit (gone from the master) or are missing."""
+        present = {w.id for w in self.runner.clients.values() if w.state != STATE_MISSING}
+        return self.window_workers - present
 
     def _on_flushed(self, environment: Environment, msg: Any, **_: Any) -> None:
         cpu = (msg.data or {}).get("cpuPercent")

@@ -1,9 +1,9 @@
 """The load generator's configuration: plan.json, written by the engine's plan.
 
 The Locust processes are configured only through environment variables that the
-plan sets: ELT_PLAN_FILE names the plan (a ConfigMap key in a cluster, a file of
-the output folder locally). This module reads it; nothing here knows where it
-runs.
+plan sets: ELT_PLAN_FILE names the plan file (the plan ConfigMap mounted in a cluster,
+a file of the output folder locally; never a variable, which Linux caps at 128 KiB).
+This module reads it; nothing here knows where it runs.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 PLAN_FILE_ENV = "ELT_PLAN_FILE"
-# In a cluster the plan (with inline bodies) comes from the test's ConfigMap as a variable.
-PLAN_ENV = "ELT_PLAN"
 PLAN_VERSION = 1
 
 
@@ -146,13 +144,9 @@ def parse_plan(data: dict[str, Any], plan_dir: Path) -> LoadgenConfig:
 
 
 def load_from_environment() -> LoadgenConfig:
-    """The plan in ELT_PLAN, or the file named by ELT_PLAN_FILE; a clear error if neither."""
-    if inline := os.environ.get(PLAN_ENV):
-        return parse_plan(json.loads(inline), Path.cwd())
+    """The plan file named by ELT_PLAN_FILE; a clear error if it is not set."""
     path = os.environ.get(PLAN_FILE_ENV)
     if not path:
-        raise RuntimeError(
-            f"neither {PLAN_ENV} nor {PLAN_FILE_ENV} is set: the load generator needs a plan"
-        )
+        raise RuntimeError(f"{PLAN_FILE_ENV} is not set: the load generator needs a plan")
     plan_path = Path(path)
     return parse_plan(json.loads(plan_path.read_text()), plan_path.parent)

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from endpoint_loadtest.api.loader import DocumentError, load_document
 from endpoint_loadtest.api.models import (
@@ -27,6 +28,7 @@ from endpoint_loadtest.api.models import (
     Phase,
     VerdictResult,
 )
+from endpoint_loadtest.engine import lifecycle as lc
 from endpoint_loadtest.engine.observe import MasterClient, MasterUnavailable, Snapshot
 from endpoint_loadtest.engine.plan import Placement, PlanError, build_plan
 from endpoint_loadtest.engine.status import completed_status, error_status, evaluate, now
@@ -42,9 +44,7 @@ from endpoint_loadtest.observability import cloudwatch as cw
 from endpoint_loadtest.observability.exporter import EXPORTER, serve
 
 POLL_SECONDS = 1.0
-MASTER_START_TIMEOUT_SECONDS = 60.0
-RESULT_TIMEOUT_SECONDS = 120.0
-MASTER_SILENCE_TIMEOUT_SECONDS = 30.0
+START_TIMEOUT_SECONDS = 60.0  # no image to pull here; the other bounds: engine/lifecycle.py
 HOST = "127.0.0.1"
 
 EXIT_CODES = {
@@ -78,6 +78,10 @@ class LocalRun:
         self.plan_dir = self.output / ".plan"
         self.started_at: datetime | None = None
         self.live_cloudwatch: cw.Scrape | None = None
+        self.final_cloudwatch: cw.Scrape | None = None
+        self.interrupted = False
+        self.stop_sent = False
+        self.last_note = ""
 
     @property
     def cloudwatch_enabled(self) -> bool:
@@ -108,35 +112,36 @@ class LocalRun:
             web_port=web_port,
             worker_connect_timeout_seconds=60.0,
         )
-        plan = build_plan(
+        self.plan = build_plan(
             self.test.spec, name=self.test.metadata.name, run_id=self.run_id, placement=placement
         )
-        for name, content in plan.files.items():
+        for name, content in self.plan.files.items():
             (self.plan_dir / name).write_text(content)
-        group = ProcessGroup(log_dir=self.output)
-        client = MasterClient(f"http://{HOST}:{web_port}")
+        self.group = ProcessGroup(log_dir=self.output)
+        self.client = MasterClient(f"http://{HOST}:{web_port}")
         self.started_at = now()
+        deadlines = lc.deadlines_for(self.test.spec, start=START_TIMEOUT_SECONDS)
+        state = lc.new_run(self.run_id, deadlines, time.time(), cloudwatch=self.cloudwatch_enabled)
         try:
-            group.start("master", plan.master, ["--csv", str(self.output / "locust")])
-            for index in range(plan.workers):
-                group.start(f"worker-{index}", plan.worker)
-            self.reporter.note(
-                f"run {self.run_id}: {plan.workers} worker(s) against "
-                f"{self.test.spec.target.describe()}, about {plan.planned_seconds:.0f}s of load"
-            )
-            window = self._observe(client, group)
-            self._save_reports(client)
+            state, finish = self._drive(state)
+            self._save_reports(self.client)
         finally:
-            group.stop()
-        if window.get("state") == "error":
+            self.group.stop()
+        if finish.error or finish.result is None:
             return error_status(
-                run_id=self.run_id, started_at=self.started_at, message=window["message"]
+                run_id=self.run_id,
+                started_at=self.started_at,
+                message=finish.message,
+                reason=finish.reason.value,
             )
+        window = dict(finish.result)
+        if state.window is not None:
+            window.setdefault("windowStart", state.window[0])
+            window.setdefault("windowEnd", state.window[1])
         figures, conditions = None, []
-        if self.cloudwatch_enabled:
-            scrape = self._final_cloudwatch(client)
-            figures = scrape.figures
-            conditions.append(scrape.condition())
+        if self.final_cloudwatch is not None:
+            figures = self.final_cloudwatch.figures
+            conditions.append(self.final_cloudwatch.condition())
         results, verdict = evaluate(window, self.test.spec.thresholds, figures)
         return completed_status(
             run_id=self.run_id,
@@ -144,37 +149,110 @@ class LocalRun:
             results=results,
             verdict=verdict,
             conditions=conditions,
+            reason=finish.reason.value if finish.reason == lc.Reason.WORKER_LOST else None,
         )
 
-    def _window_times(self, client: MasterClient) -> tuple[float, float] | None:
-        for snapshot in reversed(client.history):
-            start, end = snapshot.status.get("windowStart"), snapshot.status.get("windowEnd")
-            if start and end:
-                return float(start), float(end)
-        return None
+    def _drive(self, state: lc.RunState) -> tuple[lc.RunState, lc.Finish]:
+        """Tick the lifecycle until it finishes; Ctrl-C closes the window early."""
+        while True:
+            try:
+                decision = lc.tick(state, self._observe, time.time)
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self.reporter.note("interrupted: closing the measurement window early")
+                continue
+            state = decision.state
+            for action in decision.actions:
+                if isinstance(action, lc.Event) and action.kind == "Warning":
+                    self.reporter.note(action.message)
+                elif isinstance(action, lc.StopLoad) and not self.stop_sent:
+                    self.client.request_stop()
+                    self.stop_sent = True
+            if (finish := decision.finish) is not None:
+                return state, finish
+            if state.message and state.message != self.last_note and state.phase == "Evaluating":
+                self.reporter.note(state.message)
+                self.last_note = state.message
+            try:
+                time.sleep(POLL_SECONDS)
+            except KeyboardInterrupt:
+                self.interrupted = True
+                self.reporter.note("interrupted: closing the measurement window early")
 
-    def _final_cloudwatch(self, client: MasterClient) -> cw.Scrape:
-        """The endpoint's figures over the window, after CloudWatch's last period."""
-        times = self._window_times(client)
-        if times is None:
-            return cw.Scrape(None, cw.Problem("NoWindow", "the master reported no window times"))
-        spec = self.test.spec
+    def _observe(self, state: lc.RunState, wanted: set[lc.Need]) -> lc.Observation:
+        if lc.Need.CREATE in wanted:
+            self.group.start("master", self.plan.master, ["--csv", str(self.output / "locust")])
+            for index in range(self.plan.workers):
+                self.group.start(f"worker-{index}", self.plan.worker)
+            self.reporter.note(
+                f"run {self.run_id}: {self.plan.workers} worker(s) against "
+                f"{self.test.spec.target.describe()}, about {self.plan.planned_seconds:.0f}s "
+                "of load"
+            )
+            return lc.Observation(created=True)
+        found: dict[str, Any] = {"interrupted": self.interrupted}
+        if lc.Need.MASTER in wanted:
+            found.update(self._master(state))
+        if lc.Need.RESULT in wanted and "master_gone" not in found:
+            try:
+                found["result"] = self.client.result()
+            except MasterUnavailable as error:
+                found.setdefault("unanswered", str(error))
+        if lc.Need.CLOUDWATCH in wanted:
+            found.update(self._cloudwatch(state))
+        return lc.Observation(**found)
 
-        def waiting(message: str) -> None:
-            self.reporter.note(message)
-            self.export({"phase": Phase.EVALUATING.value, "message": message})
-
+    def _master(self, state: lc.RunState) -> dict[str, Any]:
+        exited = self.group.exited()
+        if "master" in exited:
+            return {
+                "master_gone": f"Locust master exited with code {exited['master']}; its log "
+                f"ends with:\n{self.group.log_tail('master')}"
+            }
+        if exited and state.phase in ("Pending", "Starting"):
+            name, code = sorted(exited.items())[0]
+            message = f"Locust {name} exited with code {code}; its log ends with:\n"
+            return {"refusal": lc.Refusal(message + self.group.log_tail(name), permanent=True)}
+        identity = lc.MasterIdentity(uid=str(self.group.processes["master"].pid))
         try:
-            scrape, decision = cw.final_scrape(spec, *times, note=waiting)
-        except KeyboardInterrupt:  # Ctrl-C while waiting: judge what Locust measured
+            snapshot = self.client.poll()
+        except MasterUnavailable as error:
+            return {"master": identity, "unanswered": str(error)}
+        self.reporter.update(snapshot.progress(), _workers(snapshot))
+        if self.export_metrics:
+            self._export_live(snapshot)
+        return {
+            "master": identity,
+            "conductor": snapshot.status,
+            "measured": lc.Measured.from_poll(snapshot.status, snapshot.stats),
+        }
+
+    def _cloudwatch(self, state: lc.RunState) -> dict[str, Any]:
+        """One step of the final scrape; the lifecycle waits its retry-after between steps."""
+        if state.window is None:
+            problem = cw.Problem("NoWindow", "the master reported no window times")
+            self.final_cloudwatch = cw.Scrape(None, problem)
+            return {"cloudwatch_done": True, "cloudwatch_message": problem.message}
+        if self.interrupted:  # Ctrl-C while waiting: judge what Locust measured
             problem = cw.Problem("Interrupted", "the wait for CloudWatch was interrupted")
-            return cw.Scrape(None, problem)
-        self.reporter.note(
-            f"CloudWatch: {decision.message}"
-            + (f"; {scrape.reason}" if scrape.reason else "")
-            + f" ({scrape.seconds * 1000:.0f} ms per scrape)"
-        )
-        return scrape
+            self.final_cloudwatch = cw.Scrape(None, problem)
+            return {"cloudwatch_done": True, "cloudwatch_message": problem.message}
+        scrape, decision = cw.final_step(self.test.spec, *state.window)
+        if not decision.done:
+            self.export({"phase": Phase.EVALUATING.value, "message": decision.message})
+        else:
+            self.final_cloudwatch = scrape
+            assert scrape is not None
+            self.reporter.note(
+                f"CloudWatch: {decision.message}"
+                + (f"; {scrape.reason}" if scrape.reason else "")
+                + f" ({scrape.seconds * 1000:.0f} ms per scrape)"
+            )
+        return {
+            "cloudwatch_done": decision.done,
+            "cloudwatch_retry_after": decision.retry_after,
+            "cloudwatch_message": decision.message,
+        }
 
     def _live_cloudwatch(self, snapshot: Snapshot) -> None:
         """Scrape CloudWatch every period (at least 15 s apart) while the test runs."""
@@ -185,24 +263,6 @@ class LocalRun:
         if not start:
             return
         self.live_cloudwatch = cw.scrape_window(self.test.spec, float(start), time.time())
-
-    def _observe(self, client: MasterClient, group: ProcessGroup) -> dict:
-        """Poll until the conductor finishes; Ctrl-C closes the window early."""
-        self._wait_for_master(client, group)
-        try:
-            while True:
-                snapshot = self._poll(client, group)
-                self.reporter.update(snapshot.progress(), _workers(snapshot))
-                if self.export_metrics:
-                    self._export_live(snapshot)
-                if snapshot.finished:
-                    break
-                self._check_alive(group)
-                time.sleep(POLL_SECONDS)
-        except KeyboardInterrupt:
-            self.reporter.note("interrupted: closing the measurement window early")
-            client.request_stop()
-        return self._final(client, group)
 
     def _export_live(self, snapshot: Snapshot) -> None:
         self._live_cloudwatch(snapshot)
@@ -219,67 +279,13 @@ class LocalRun:
             status["conditions"] = [self.live_cloudwatch.condition().to_wire()]
         self.export(status, snapshot)
 
-    def _final(self, client: MasterClient, group: ProcessGroup) -> dict:
-        deadline = time.monotonic() + RESULT_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            snapshot = self._poll(client, group)
-            if snapshot.state == "error":
-                return {"state": "error", "message": snapshot.status.get("message", "")}
-            try:
-                result = client.result()
-            except MasterUnavailable:
-                result = None  # the next poll tells whether it is gone
-            if result is not None:
-                return result
-            self._check_alive(group)
-            time.sleep(POLL_SECONDS / 2)
-        raise RunError(f"the master did not deliver a result within {RESULT_TIMEOUT_SECONDS:.0f}s")
-
-    def _poll(self, client: MasterClient, group: ProcessGroup) -> Snapshot:
-        """One poll; a master that died or stays silent ends the run with a clear error."""
-        deadline = time.monotonic() + MASTER_SILENCE_TIMEOUT_SECONDS
-        while True:
-            try:
-                return client.poll()
-            except MasterUnavailable as error:
-                self._check_alive(group)
-                if time.monotonic() > deadline:
-                    raise RunError(
-                        f"the Locust master stopped answering for "
-                        f"{MASTER_SILENCE_TIMEOUT_SECONDS:.0f}s ({error}); its log ends with:\n"
-                        f"{group.log_tail('master')}"
-                    ) from None
-                time.sleep(0.2)
-
-    def _wait_for_master(self, client: MasterClient, group: ProcessGroup) -> None:
-        deadline = time.monotonic() + MASTER_START_TIMEOUT_SECONDS
-        while True:
-            self._check_alive(group)
-            try:
-                client.poll()
-                return
-            except MasterUnavailable:
-                if time.monotonic() > deadline:
-                    raise RunError(
-                        "the Locust master did not start within "
-                        f"{MASTER_START_TIMEOUT_SECONDS:.0f}s:\n{group.log_tail('master')}"
-                    ) from None
-                time.sleep(0.2)
-
-    def _check_alive(self, group: ProcessGroup) -> None:
-        # The master first: when it dies, its workers follow, and the master is the cause.
-        for name, code in sorted(group.exited().items(), key=lambda item: item[0] != "master"):
-            raise RunError(
-                f"Locust {name} exited with code {code}; its log ends with:\n{group.log_tail(name)}"
-            )
-
     def _save_reports(self, client: MasterClient) -> None:
         for filename, path in REPORTS.items():
             try:
                 (self.output / filename).write_bytes(client.download(path))
             except MasterUnavailable as error:
                 self.reporter.note(f"could not save {filename}: {error}")
-        series = [{"at": s.at, **s.progress().to_wire()} for s in client.history if s.stats]
+        series = client.series.to_list()
         (self.output / "timeseries.json").write_text(json.dumps(series, indent=1))
 
 

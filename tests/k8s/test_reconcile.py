@@ -1,0 +1,267 @@
+"""The reconciler on a fake cluster and an injected master client: what each tick patches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from endpoint_loadtest.engine.observe import MasterUnavailable, Snapshot
+from endpoint_loadtest.k8s.cluster import ApiRefused, ChildRef, PodState
+from endpoint_loadtest.k8s.reconcile import Reconciler, needs_timer, run_token
+from endpoint_loadtest.k8s.settings import Settings
+
+SPEC = {
+    "target": {"sagemaker": {"endpointName": "ep", "region": "us-east-1"}},
+    "payload": {"body": "{}"},
+    "load": {"users": 2, "spawnRate": 2, "workers": 1, "warmup": "0s", "duration": "5s"},
+}
+
+
+@dataclass
+class FakeCluster:
+    """Children and pods in memory; `refuse` makes the next creates fail."""
+
+    created: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    pod_list: list[PodState] = field(default_factory=list)
+    refuse: ApiRefused | None = None
+
+    def create(self, namespace: str, manifest: dict[str, Any]) -> bool:
+        if self.refuse is not None:
+            raise self.refuse
+        self.created.append(manifest)
+        return True
+
+    def children(self, namespace: str, name: str) -> list[ChildRef]:
+        return [
+            ChildRef(m["kind"], m["metadata"]["name"], m["metadata"]["labels"]["perf.elt.dev/run"])
+            for m in self.created
+            if m["metadata"]["name"] not in self.deleted
+        ]
+
+    def delete(self, namespace: str, child: ChildRef) -> None:
+        self.deleted.append(child.name)
+
+    def pods(self, namespace: str, name: str, run_id: str) -> list[PodState]:
+        return self.pod_list
+
+
+class FakeMaster:
+    """The conductor's answers, set by the test."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, Any] | None = None
+        self.window: dict[str, Any] | None = None
+
+    def __call__(self, base_url: str) -> FakeMaster:
+        return self
+
+    def poll(self) -> Snapshot:
+        if self.status is None:
+            raise MasterUnavailable("connection refused")
+        stats = {"stats": [{"name": "Aggregated", "num_requests": 100, "num_failures": 0}]}
+        return Snapshot(at=0.0, status=self.status, stats=stats)
+
+    def result(self) -> dict[str, Any] | None:
+        return self.window
+
+
+def master_pod(uid: str = "u1", restarts: int = 0) -> PodState:
+    return PodState(
+        name=f"t-master-{uid}", component="master", phase="Running", ready=True,
+        ip="127.0.9.9", reason=None, uid=uid, restarts=restarts, owner="t-master-abc",
+    )  # fmt: skip
+
+
+class World:
+    def __init__(self) -> None:
+        self.cluster = FakeCluster()
+        self.master = FakeMaster()
+        self.now = 1_000_000.0
+        self.reconciler = Reconciler(
+            self.cluster, Settings(), master_client=self.master, clock=lambda: self.now
+        )
+        self.body: dict[str, Any] = {
+            "apiVersion": "perf.elt.dev/v1alpha1",
+            "kind": "EndpointLoadTest",
+            "metadata": {"name": "t", "namespace": "ns", "uid": "t-uid", "generation": 1},
+            "spec": SPEC,
+        }
+        self.events: list[tuple[str, str, str]] = []
+
+    def tick(self, seconds: float = 2.0) -> dict[str, Any]:
+        """One tick, its patch merged into the body as the API server would store it."""
+        self.now += seconds
+        step = self.reconciler.step(self.body)
+        self.body["status"] = merge_patch(self.body.get("status") or {}, step.status)
+        self.events += step.events
+        return step.status
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return self.body["status"]
+
+    def running(self) -> None:
+        self.tick()  # new run
+        self.cluster.pod_list = [master_pod()]
+        self.master.status = conductor("measuring")
+        self.tick()  # Pending -> Starting -> Running
+        assert self.status["phase"] == "Running", self.status
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386, as the API server applies a status patch: null removes, dicts merge."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def conductor(state: str, **extra: Any) -> dict[str, Any]:
+    return {"state": state, "message": state, "conductorId": "c1", "elapsedSeconds": 3, **extra}
+
+
+def reasons(world: World) -> list[str]:
+    return [reason for _, reason, _ in world.events]
+
+
+def test_a_run_goes_from_apply_to_a_verdict_and_its_children_go_after() -> None:
+    world = World()
+    world.running()
+    assert {m["kind"] for m in world.cluster.created} == {"ConfigMap", "Service", "Deployment"}
+    world.master.status = conductor("finished", windowStart=1.0, windowEnd=6.0)
+    world.master.window = {"requests": 100, "failures": 0, "windowSeconds": 5.0}
+    world.tick()
+    assert world.status["phase"] == "Completed" and world.status["verdict"]["result"]
+    assert world.status["reason"] == world.status["verdict"]["result"]
+    assert world.cluster.deleted == []  # not before the verdict is stored
+    assert needs_timer(world.body)  # one more tick removes the children
+    world.tick()
+    assert set(world.cluster.deleted) == {"t-master", "t-worker"}
+    assert not needs_timer(world.body), "a finished test costs no timer"
+    assert reasons(world)[:3] == ["RunCreated", "Starting", "Running"]
+
+
+def test_master_pod_replaced_mid_run_ends_in_error_master_restarted() -> None:
+    world = World()
+    world.running()
+    world.cluster.pod_list = [master_pod("u2")]  # the Deployment made a new one
+    world.master.status = conductor("waiting", conductorId="c2")
+    world.tick()
+    assert world.status["phase"] == "Error"
+    assert world.status["reason"] == "MasterRestarted"
+    assert "100 requests" in world.status["message"]
+    assert {c["type"]: c["reason"] for c in world.status["conditions"]}["Completed"] == (
+        "MasterRestarted"
+    )
+    assert "MasterRestarted" in reasons(world)
+
+
+def test_master_container_restart_is_seen_by_restart_count() -> None:
+    world = World()
+    world.running()
+    world.cluster.pod_list = [master_pod("u1", restarts=1)]
+    world.tick()
+    assert world.status["reason"] == "MasterRestarted"
+
+
+def test_a_terminating_master_of_another_deployment_is_not_the_master() -> None:
+    world = World()
+    world.tick()
+    stray = master_pod("old")
+    stray.owner = "other-master-xyz"
+    world.cluster.pod_list = [stray]
+    world.master.status = conductor("measuring")
+    world.tick()
+    assert world.status["phase"] == "Starting"
+
+
+def test_a_refused_child_is_an_error_with_the_api_servers_message_and_no_retry() -> None:
+    world = World()
+    world.tick()
+    world.cluster.refuse = ApiRefused(
+        'the API server answered 422: Deployment.apps "t-master" is invalid: quantities', True
+    )
+    world.tick()
+    assert world.status["phase"] == "Error" and world.status["reason"] == "Refused"
+    assert "is invalid: quantities" in world.status["message"]
+    assert world.tick() == {"lifecycle": {**world.status["lifecycle"], "childrenRemoved": True}}
+
+
+def test_transient_errors_are_retried_with_backoff_and_shown() -> None:
+    world = World()
+    world.tick()
+    world.cluster.refuse = ApiRefused("the API server answered 503: unavailable", False)
+    world.tick()
+    assert world.status["phase"] == "Pending" and "503" in world.status["message"]
+    world.cluster.refuse = None
+    world.tick(seconds=0.2)  # still backing off: nothing created
+    assert world.cluster.created == []
+    world.tick(seconds=2)
+    assert world.status["phase"] in ("Starting", "Running")
+
+
+def test_live_figures_alone_are_marked_as_such() -> None:
+    world = World()
+    world.running()
+    world.reconciler.step(world.body)
+    step = world.reconciler.step(world.body)
+    assert step.live_only  # the same phase, message and master: may wait a few seconds
+
+
+def test_spec_edit_mid_run_supersedes_the_run_with_a_history_record() -> None:
+    world = World()
+    world.running()
+    first = world.status["runId"]
+    world.body["metadata"]["generation"] = 2
+    world.tick()
+    assert world.status["runId"] != first and world.status["phase"] == "Pending"
+    assert world.status["history"][0]["runId"] == first
+    assert world.status["history"][0]["result"] == "Superseded"
+    assert "Superseded" in reasons(world)
+    assert world.status["runToken"] == run_token(world.body["metadata"])
+    # The new run knows nothing of the old one's master: its own pod is the master.
+    assert world.status["lifecycle"].get("master") is None
+    world.cluster.pod_list = [master_pod("u2")]
+    world.master.status = conductor("measuring", conductorId="c2")
+    world.tick()
+    world.tick()
+    assert world.status["phase"] == "Running", world.status["message"]
+
+
+def test_invalid_spec_in_the_object_is_an_error_naming_the_field() -> None:
+    world = World()
+    world.body["spec"] = {**SPEC, "load": {**SPEC["load"], "users": 0}}
+    world.tick()
+    assert world.status["phase"] == "Error" and world.status["reason"] == "InvalidSpec"
+    assert "load.users" in world.status["message"]
+
+
+def test_an_unexpected_failure_ends_the_run_instead_of_retrying_forever() -> None:
+    world = World()
+    world.tick()
+
+    def broken(namespace: str, name: str, run_id: str) -> list[PodState]:
+        raise KeyError("surprise")
+
+    world.cluster.pods = broken  # type: ignore[method-assign]
+    world.cluster.pod_list = [master_pod()]
+    world.tick()
+    assert world.status["phase"] == "Error" and world.status["reason"] == "InternalError"
+    assert "KeyError" in world.status["message"]
+
+
+def test_a_200_kib_inline_body_is_planned_into_the_configmap_file() -> None:
+    world = World()
+    body = '{"inputs": "' + "x" * (200 * 1024) + '"}'
+    world.body["spec"] = {**SPEC, "payload": {"body": body}}
+    world.tick()
+    world.tick()
+    assert world.status["phase"] != "Error", world.status.get("message")
+    [plan] = [m for m in world.cluster.created if m["kind"] == "ConfigMap"]
+    assert len(plan["data"]["plan.json"]) > 200 * 1024
