@@ -17,3 +17,7 @@ cluster-down: ## stop the cluster started by cluster-up and remove its data
 
 cluster-status: ## show whether the cluster started by cluster-up is running
 	@PYTHONPATH=tests $(PY) -m localcluster status --dir $(CLUSTER_DIR)
+
+.PHONY: demo-cluster
+demo-cluster: venv cluster-tools image ## the chart's operator on the test cluster runs examples/distilbert-demo.yaml to a verdict, then stops everything
+	@$(PY) hack/demo_cluster.py

@@ -110,8 +110,12 @@ def test_no_rule_reaches_secrets_or_wildcards(helm: Helm) -> None:
             for rule in obj["rules"]:
                 assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
                 assert "secrets" not in rule["resources"]
-                # Nothing is read one by one or rewritten whole: list/watch, create, patch.
-                assert not {"get", "update", "escalate", "bind", "impersonate"} & set(rule["verbs"])
+                # Nothing rewritten whole; nothing read one by one but the tests themselves
+                # (one read of a test whose watch event lags behind its status).
+                forbidden = {"update", "escalate", "bind", "impersonate"}
+                if rule["resources"] != ["endpointloadtests"]:
+                    forbidden.add("get")
+                assert not forbidden & set(rule["verbs"]), rule
 
 
 def test_operator_deployment_defaults(helm: Helm) -> None:

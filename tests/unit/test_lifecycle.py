@@ -246,6 +246,16 @@ def test_interrupt_while_running_stops_the_load_and_waits_for_the_result() -> No
     assert decision.state.phase == "Running"
 
 
+def test_interrupt_seen_with_the_first_measuring_answer_stops_the_load() -> None:
+    # Ctrl-C lands in the same poll that first shows the load under way: that run measured
+    # something, so it is judged (Inconclusive), not an Error "before the load started".
+    before = state("Starting", T0)
+    seen = Observation(master=MASTER, conductor=conductor("measuring"), interrupted=True)
+    decision = advance(before, seen, T0 + 5)
+    assert any(isinstance(a, StopLoad) for a in decision.actions)
+    assert decision.state.phase == "Running"
+
+
 def test_a_finished_run_does_nothing() -> None:
     done = state("Completed")
     assert needs(done, T0) == set()

@@ -277,7 +277,11 @@ def advance(state: RunState, obs: Observation, now: float) -> Decision:
     """The next state and what to do, from the current state and one observation."""
     if state.finished:
         return Decision(state, [])
-    if obs.interrupted and state.phase in (Phase.PENDING.value, Phase.STARTING.value):
+    if (
+        obs.interrupted
+        and state.phase in (Phase.PENDING.value, Phase.STARTING.value)
+        and not _load_started(obs)  # the same observation may show the load under way
+    ):
         return _end(state, now, Reason.INTERRUPTED, "interrupted before the load started")
     if ended := _deadline(state, now, obs):
         return ended
@@ -290,6 +294,10 @@ def advance(state: RunState, obs: Observation, now: float) -> Decision:
     if state.phase == Phase.EVALUATING.value:
         return _evaluating(state, obs, now)
     return _observing(state, obs, now)
+
+
+def _load_started(obs: Observation) -> bool:
+    return (obs.conductor or {}).get("state") not in (None, "waiting")
 
 
 def _deadline(state: RunState, now: float, obs: Observation) -> Decision | None:
