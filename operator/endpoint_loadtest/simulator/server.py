@@ -107,6 +107,20 @@ class Simulator:
 
     # ------------------------------------------------------------------ InvokeEndpoint
 
+    def signature_error(self, request: web.Request, body: bytes) -> AuthError | None:
+        """Why the request's SigV4 signature is refused, or None (also with auth off)."""
+        if self.verifier is None:
+            return None
+        path, _, query = request.raw_path.partition("?")
+        headers = request.headers
+        try:
+            self.verifier.verify(
+                request.method, path, query, headers, lambda n: headers.getall(n, ()), body
+            )
+        except AuthError as exc:
+            return exc
+        return None
+
     async def invoke(self, request: web.Request) -> web.Response:
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -116,17 +130,10 @@ class Simulator:
         ep_stats = self.stats.endpoints.get(name) or self.stats.unknown
         request_id = str(uuid.uuid4())
 
-        if self.verifier is not None:
-            path, _, query = request.raw_path.partition("?")
-            headers = request.headers
-            try:
-                self.verifier.verify(
-                    request.method, path, query, headers, lambda n: headers.getall(n, ()), body
-                )
-            except AuthError as exc:
-                reply = self._error(exc.code, exc.message)
-                self.stats.endpoint_response(ep_stats, reply.status, exc.code, auth_failure=True)
-                return self._respond(reply, request_id)
+        if (exc := self.signature_error(request, body)) is not None:
+            reply = self._error(exc.code, exc.message)
+            self.stats.endpoint_response(ep_stats, reply.status, exc.code, auth_failure=True)
+            return self._respond(reply, request_id)
 
         if endpoint is None:
             reply = self._error(

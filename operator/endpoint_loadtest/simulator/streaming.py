@@ -27,7 +27,6 @@ from aiohttp import web
 
 from endpoint_loadtest.loadgen.streaming.eventstream import encode_message
 from endpoint_loadtest.simulator import errors
-from endpoint_loadtest.simulator.sigv4 import AuthError
 from endpoint_loadtest.simulator.stream_render import Renderer, content_type
 from endpoint_loadtest.simulator.streaming_model import (
     StreamingVariant,
@@ -87,16 +86,9 @@ class StreamingRoutes:
         endpoint = sim.endpoints.get(name)
         ep_stats = sim.stats.endpoints.get(name) or sim.stats.unknown
         request_id = str(uuid.uuid4())
-        if sim.verifier is not None:
-            path, _, query = request.raw_path.partition("?")
-            headers = request.headers
-            try:
-                sim.verifier.verify(
-                    request.method, path, query, headers, lambda n: headers.getall(n, ()), body
-                )
-            except AuthError as exc:
-                sim.stats.endpoint_response(ep_stats, 403, exc.code, auth_failure=True)
-                return _error(exc.code, exc.message, request_id)
+        if (exc := sim.signature_error(request, body)) is not None:
+            sim.stats.endpoint_response(ep_stats, 403, exc.code, auth_failure=True)
+            return _error(exc.code, exc.message, request_id)
         if endpoint is None:
             sim.stats.endpoint_response(ep_stats, 400, "ValidationError")
             return _error(
