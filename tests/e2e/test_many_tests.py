@@ -16,7 +16,7 @@ import pytest
 from e2e_helpers import load_test
 from fault_helpers import api_request_counts, event_reasons
 
-from conftest import OperatorProcess, operator_env
+from conftest import OperatorProcess, operator_env, release_unfinished_tests
 from localcluster.waiting import wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
@@ -63,6 +63,7 @@ def patient_operator(
     operator.start()
     yield operator
     operator.stop()
+    release_unfinished_tests(kube_cluster, namespace)
 
 
 @pytest.mark.timeout(1500)
@@ -105,6 +106,13 @@ def test_fifty_tests_at_once_end_with_one_verdict_each_and_idle_for_free(
         timeout=300, interval=2.0, what="every load-generator pod to be removed",
     )  # fmt: skip
 
+    # Other tests' namespaces still being deleted are relisted by the namespace controller,
+    # whose LISTs of every resource (ours too) the API server's counts cannot tell apart.
+    wait_until(
+        lambda: "Terminating" not in kube_cluster.kubectl(
+            "get", "namespaces", "--no-headers").stdout,
+        timeout=300, interval=2.0, what="other tests' namespaces to be deleted",
+    )  # fmt: skip
     before = api_request_counts(kube_cluster)
     threading.Event().wait(IDLE_SECONDS)  # the measurement interval itself
     after = api_request_counts(kube_cluster)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from e2e_helpers import apply, load_test, wait_for_phase
 
-from conftest import OperatorProcess, operator_env
+from conftest import OperatorProcess, operator_env, release_unfinished_tests
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -58,6 +58,7 @@ def operator_with_metrics(
     operator.start()
     yield operator
     operator.stop()
+    release_unfinished_tests(kube_cluster, namespace)
 
 
 def test_prometheus_reads_the_tests_tps_and_p99_from_the_operator(
