@@ -308,7 +308,10 @@ class _Tick:
             return lc.Observation(created=False)
         spec = self.r.settings.apply_defaults(self.spec)
         try:
-            placement = placement_for(self.name, self.namespace, spec)
+            placement = placement_for(
+                self.name, self.namespace, spec,
+                start_timeout_seconds=self.r.settings.start_timeout_seconds,
+            )  # fmt: skip
             plan = build_plan(spec, name=self.name, run_id=self.run_id, placement=placement)
         except PlanError as error:
             return lc.Observation(refusal=lc.Refusal(str(error), permanent=True))
