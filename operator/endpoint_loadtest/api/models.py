@@ -481,7 +481,7 @@ class Load(ApiModel):
         default="fast",
         description="SageMaker targets: `fast` signs InvokeEndpoint (SigV4) over Locust's "
         "fast HTTP client, several times cheaper per request; `boto3` calls boto3 "
-        "invoke_endpoint like the seed practice.",
+        "invoke_endpoint like AWS's load-testing practice.",
     )
 
     @model_validator(mode="after")
@@ -599,8 +599,8 @@ class CloudWatchThresholds(ApiModel):
         gt=0,
         le=100,
         description="Ceiling on the hottest instance's CPU, in percent of the whole instance "
-        "(CloudWatch's CPUUtilization / cloudwatch.instanceVcpus). The seed practice aims "
-        "at 60-70%.",
+        "(CloudWatch's CPUUtilization / cloudwatch.instanceVcpus). AWS's load-testing "
+        "practice aims at 60-70%.",
     )
 
 
