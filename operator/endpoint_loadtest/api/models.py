@@ -1283,6 +1283,14 @@ class EndpointLoadTestStatus(ApiModel):
     conditions: list[Condition] = Field(default_factory=list)
     history: list[RunRecord] = Field(default_factory=list)
     observed_generation: int | None = None
+    series: dict[str, Any] | None = Field(
+        default=None,
+        description="The run's live figures over time for the report (`elt report`), "
+        "downsampled to at most 200 points (about 20 kB): t (seconds from start, epoch "
+        "seconds), rps, p50Ms, p99Ms, failures (cumulative), users, targetTPS, workerCpu, "
+        "and windowStart/windowEnd (the measured window).",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
     lifecycle: dict[str, Any] | None = Field(
         default=None,
         description="The run's lifecycle bookkeeping (deadlines, the master's identity).",
