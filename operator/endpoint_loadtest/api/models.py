@@ -1285,10 +1285,11 @@ class EndpointLoadTestStatus(ApiModel):
     observed_generation: int | None = None
     series: dict[str, Any] | None = Field(
         default=None,
-        description="The run's live figures over time for the report (`elt report`), "
-        "downsampled to at most 200 points (about 20 kB): t (seconds from start, epoch "
-        "seconds), rps, p50Ms, p99Ms, failures (cumulative), users, targetTPS, workerCpu, "
-        "and windowStart/windowEnd (the measured window).",
+        description="The run's live figures over time, for its report (`elt report`): one "
+        "list per figure, at most 200 points (at most 15 kB), downsampled evenly: start "
+        "(epoch seconds), t (seconds from start), rps, p50Ms, p99Ms, failures (cumulative), "
+        "users, targetTPS, workerCpu; windowStart and windowEnd (epoch seconds) mark the "
+        "measured window.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
     )
     lifecycle: dict[str, Any] | None = Field(

@@ -17,7 +17,7 @@ from endpoint_loadtest.api.models import Progress
 MAX_POINTS = 200
 # The JSON size of a full series whose every figure has its widest value: the bound
 # written in docs/report.md and asserted by tests/unit/test_timeline.py.
-MAX_BYTES = 20_000
+MAX_BYTES = 15_000
 
 # column -> (Progress field, decimals kept)
 COLUMNS: dict[str, tuple[str, int]] = {

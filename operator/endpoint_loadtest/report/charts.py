@@ -89,11 +89,16 @@ def time_chart(
     lines: dict[str, list[Point]],
     window: tuple[float, float] | None,
     dashed: dict[str, list[Point]] | None = None,
+    span: tuple[float, float] | None = None,
 ) -> str:
-    """Lines over time (seconds from the start), the measured window shaded."""
+    """Lines over time (seconds from the start), the measured window shaded; `span`: the
+    x range, the same for every time chart of a report so that they line up."""
     dashed = {name: pts for name, pts in (dashed or {}).items() if pts}
     colours = [WINDOW_COLOUR, *LINE_COLOURS[: len(lines)], *[DASHED_COLOUR] * len(dashed)]
-    chart = pygal.XY(style=_style(colours), **_config(title, "seconds from the start", y_title))
+    extra = {"xrange": span} if span is not None and span[1] > span[0] else {}
+    chart = pygal.XY(
+        style=_style(colours), **_config(title, "seconds from the start", y_title, **extra)
+    )
     height = top(*lines.values(), *dashed.values())
     if window is not None:
         start, end = window

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -44,6 +45,10 @@ def series_section(status: dict[str, Any], spec: dict[str, Any]) -> str:
     results = status.get("results") or {}
     window = _window(series, results)
     t = [p["t"] for p in points]
+    span = (0.0, max(t[-1], window[1] if window else 0.0))
+    timed = functools.partial(charts.time_chart, span=span)
+    latency = {"p50": _column(points, "p50Ms"), "p99": _column(points, "p99Ms")}
+    limit, limit_note = _limit(spec, window, span, latency["p99"])
     verdict_tps: dict[str, list[charts.Point]] = {}
     if window is not None and results.get("successTps") is not None:
         verdict_tps["answers/s over the window (the verdict's)"] = [
@@ -57,22 +62,23 @@ def series_section(status: dict[str, Any], spec: dict[str, Any]) -> str:
     parts = [
         "<h2>Over time</h2>",
         chart(
-            charts.time_chart("Throughput", "requests/s", throughput, window, dashed=verdict_tps),
+            timed("Throughput", "requests/s", throughput, window, dashed=verdict_tps),
             "The live rate is Locust's over its last seconds; the window's figure is the "
             "verdict's (requests answered in the window / its length).",
         ),
         chart(
-            charts.time_chart(
+            timed(
                 "Latency (live)",
                 "ms",
-                {"p50": _column(points, "p50Ms"), "p99": _column(points, "p99Ms")},
+                latency,
                 window,
-                dashed=_limit(spec, window, t),
-            )
+                dashed=limit,
+            ),
+            limit_note,
         ),
-        chart(charts.time_chart("Errors", "failures/s", {"failures/s": _rates(points)}, window)),
+        chart(timed("Errors", "failures/s", {"failures/s": _rates(points)}, window)),
         chart(
-            charts.time_chart(
+            timed(
                 "Load",
                 "target requests/s" if open_model else "users",
                 {
@@ -84,7 +90,7 @@ def series_section(status: dict[str, Any], spec: dict[str, Any]) -> str:
             )
         ),
         chart(
-            charts.time_chart(
+            timed(
                 "Load generator CPU",
                 "% of one core",
                 {"busiest worker process": _column(points, "workerCpu")},
@@ -161,13 +167,21 @@ def _rates(points: list[dict[str, Any]]) -> list[charts.Point]:
 
 
 def _limit(
-    spec: dict[str, Any], window: tuple[float, float] | None, t: list[float]
-) -> dict[str, list[charts.Point]]:
+    spec: dict[str, Any],
+    window: tuple[float, float] | None,
+    span: tuple[float, float],
+    p99: list[charts.Point],
+) -> tuple[dict[str, list[charts.Point]], str]:
+    """thresholds.latencyMs.p99 as a line over the window, unless it is so far above the
+    measured p99 that drawing it would flatten the curves (then a note says where it is)."""
     limit = ((spec.get("thresholds") or {}).get("latencyMs") or {}).get("p99")
-    if limit is None or not t:
-        return {}
-    start, end = window if window is not None else (t[0], t[-1])
-    return {"p99 limit": [(start, float(limit)), (end, float(limit))]}
+    if limit is None:
+        return {}, ""
+    highest = max((y for _, y in p99), default=0.0)
+    if highest and limit > 3 * highest:
+        return {}, f"The p99 limit, {limit:g} ms, is far above the chart."
+    start, end = window if window is not None else span
+    return {"p99 limit": [(start, float(limit)), (end, float(limit))]}, ""
 
 
 def _percent(value: float | None) -> float | None:
