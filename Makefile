@@ -28,7 +28,7 @@ crds: venv ## render crds/ from the pydantic models (and the chart's copy)
 	$(PY) -m endpoint_loadtest.api.crd --output crds/
 	cp crds/*.yaml charts/endpoint-loadtest-operator/files/crds/
 
-unit: venv ## the fast tests: no cluster, no Locust processes
+unit: venv report-tools ## the fast tests: no cluster, no Locust processes
 	$(PY) -m pytest -m "not cluster and not e2e and not slow"
 
 test: lint cluster-tools image report-tools ## lint, then the whole suite (what CI runs; builds the tools and images first)
