@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import dump_dom
 from e2e_helpers import apply, get_test, load_test
+
+from browser import dump_dom
 
 pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
@@ -49,7 +50,7 @@ def test_report_of_a_finished_test_from_its_status(
     assert proc.returncode == 0, proc.stderr
     assert f"report: {page} ({namespace}/reported: Passed)" in proc.stdout
     dom = dump_dom(page)
-    assert '<b>Passed</b>' in dom
+    assert "<b>Passed</b>" in dom
     figures = dom[dom.index('id="figures"') : dom.index("Over time")]
     assert f"{status['results']['successTps']:,.1f}/s" in figures
     assert dom.count('class="title plot_title"') == 5  # the time series; no CloudWatch here

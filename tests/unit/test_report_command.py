@@ -28,7 +28,7 @@ def test_an_api_server_out_of_reach_is_named(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "config"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        f"clusters: [{{name: k, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
+        f"clusters: [{{name: k, cluster: {{server: '{server}'}}}}]\n"
         "users: [{name: u, user: {token: x}}]\n"
         "contexts: [{name: c, context: {cluster: k, user: u, namespace: team-a}}]\n"
     )
