@@ -43,6 +43,11 @@ def number(value: Any, unit: str = "", decimals: int | None = 1) -> str:
     return escape(str(value)) + unit
 
 
+def percent(fraction: float | None) -> float | None:
+    """A rate (0.012) in percent (1.2); None stays None."""
+    return None if fraction is None else fraction * 100
+
+
 def table(head: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> str:
     """An HTML table; cells are already escaped HTML."""
     numeric = numeric or set()

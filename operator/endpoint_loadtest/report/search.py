@@ -9,7 +9,7 @@ from html import escape
 from typing import Any
 
 from endpoint_loadtest.report import charts
-from endpoint_loadtest.report.page import chart, number, table
+from endpoint_loadtest.report.page import chart, number, percent, table
 
 
 def answer_section(capacity: dict[str, Any]) -> str:
@@ -94,7 +94,7 @@ def recommendation_section(capacity: dict[str, Any]) -> str:
         )
     rows = [
         ["target TPS", number(advice.get("targetTPS"), "/s", None)],
-        ["target utilisation", number(_percent(advice.get("targetUtilization")), " %", 0)],
+        ["target utilisation", number(percent(advice.get("targetUtilization")), " %", 0)],
         ["instances", f"<b>{number(advice.get('instances'))}</b>"],
         ["safety factor", number(advice.get("safetyFactor"), "", 2)],
         [
@@ -119,7 +119,7 @@ def steps_section(capacity: dict[str, Any]) -> str:
             number(s.get("achievedTPS"), "/s"),
             number(s.get("p50Ms"), " ms"),
             number(s.get("p99Ms"), " ms"),
-            number(_percent(s.get("errorRate")), " %", 3),
+            number(percent(s.get("errorRate")), " %", 3),
             number(s.get("cpuPerInstance"), " %"),
             '<span class="ok">met</span>' if s.get("passed") else '<span class="bad">broken</span>',
             escape(str(s.get("limitedBy") or "")),
@@ -154,7 +154,3 @@ def _marks(
     if failed:
         marks["broken"] = ("step that broke the SLO", charts.clean(at(s) for s in failed))
     return marks
-
-
-def _percent(value: float | None) -> float | None:
-    return None if value is None else value * 100

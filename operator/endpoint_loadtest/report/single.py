@@ -8,7 +8,7 @@ from typing import Any
 
 from endpoint_loadtest.engine import timeline
 from endpoint_loadtest.report import charts
-from endpoint_loadtest.report.page import chart, number, table
+from endpoint_loadtest.report.page import chart, number, percent, table
 
 
 def figures_section(results: dict[str, Any]) -> str:
@@ -19,7 +19,7 @@ def figures_section(results: dict[str, Any]) -> str:
         ["requests per second (tps, failures included)", number(results.get("tps"), "/s")],
         ["requests in the window", number(results.get("requests"))],
         ["failures", number(results.get("failures"))],
-        ["error rate", number(_percent(results.get("errorRate")), " %", 3)],
+        ["error rate", number(percent(results.get("errorRate")), " %", 3)],
         ["measured window", number(results.get("windowSeconds"), " s")],
         ["latency p50 / p90 / p99", " / ".join(
             number(latency.get(k), " ms") for k in ("p50", "p90", "p99"))],
@@ -182,7 +182,3 @@ def _limit(
         return {}, f"The p99 limit, {limit:g} ms, is far above the chart."
     start, end = window if window is not None else span
     return {"p99 limit": [(start, float(limit)), (end, float(limit))]}, ""
-
-
-def _percent(value: float | None) -> float | None:
-    return None if value is None else value * 100
