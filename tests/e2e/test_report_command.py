@@ -32,7 +32,8 @@ def elt_report(kube_cluster: Any, *args: str) -> subprocess.CompletedProcess:
 def test_report_of_a_finished_test_from_its_status(
     kube_cluster: Any, namespace: str, elt_operator: Any, sim_endpoint: Any, tmp_path: Path
 ) -> None:
-    apply(kube_cluster, namespace, load_test("reported", sim_endpoint.endpoint))
+    # 15 s of load: the operator writes live figures, and so a point, every 5 s at most
+    apply(kube_cluster, namespace, load_test("reported", sim_endpoint.endpoint, duration="15s"))
     waited = kube_cluster.kubectl(
         "wait", "elt/reported", "-n", namespace, "--for=condition=Completed", "--timeout=150s",
         check=False, timeout=160,
