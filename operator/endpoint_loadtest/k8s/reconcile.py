@@ -30,6 +30,7 @@ from endpoint_loadtest.api.models import (
     RunResult,
 )
 from endpoint_loadtest.engine import lifecycle as lc
+from endpoint_loadtest.engine import timeline
 from endpoint_loadtest.engine.observe import MasterClient, MasterUnavailable, Snapshot
 from endpoint_loadtest.engine.plan import WEB_PORT, PlanError, build_plan
 from endpoint_loadtest.engine.status import completed_status, error_status, evaluate, now
@@ -45,7 +46,7 @@ FINISHED = lc.FINISHED
 CHILDREN_REMOVED = "childrenRemoved"
 # Fields that change on every poll: written at most this often (phase changes at once).
 LIVE_WRITE_SECONDS = 5.0
-LIVE_KEYS = ("progress", "workers", "message")
+LIVE_KEYS = ("progress", "workers", "message", "series")
 
 
 @dataclass
@@ -172,6 +173,7 @@ class Reconciler:
             "verdict": None,
             "progress": None,
             "workers": None,
+            "series": None,
             "history": history,
             "observedGeneration": generation,
             "conditions": _running_conditions(generation, "run starting"),
@@ -377,7 +379,11 @@ class _Tick:
             "expected": workers.get("expected", 0),
             "connected": workers.get("connected", 0),
         }
-        patch["progress"] = snapshot.progress().to_wire()
+        progress = snapshot.progress()
+        patch["progress"] = progress.to_wire()
+        patch["series"] = timeline.add_point(
+            self.status.get("series"), snapshot.at, progress, snapshot.status
+        )
         key = (self.namespace, self.name)
         start = snapshot.status.get("windowStart")
         if start is None or not cloudwatch.live_due(
