@@ -217,6 +217,12 @@ class MasterClient:
             return None
         if code != 200:
             raise BadReply(f"/elt/result: HTTP {code}")
+        if isinstance(body, dict) and body.get("unprovenWorkers"):
+            names = ", ".join(str(n) for n in body["unprovenWorkers"][:5])
+            raise ResultUnverified(
+                f"worker(s) {names} joined the master without proving the run's token, so "
+                "their reports may be in the figures; the master signed no result"
+            )
         try:
             signed = replies.SignedResult.model_validate(body)
         except ValidationError as error:

@@ -19,6 +19,7 @@ from endpoint_loadtest.loadgen.config import PLAN_FILE_ENV, PLAN_VERSION
 PLAN_FILENAME = "plan.json"
 MASTER_PORT = 5557
 WEB_PORT = 8089
+HEALTH_PATH = "/elt/healthz"  # the one route of the master's API open without the token
 LOCUST_COMMAND = "elt-locust"
 DEFAULT_WORKER_CONNECT_TIMEOUT_SECONDS = 120.0
 # Inline bodies travel in the test's ConfigMap with the plan, and a ConfigMap holds at

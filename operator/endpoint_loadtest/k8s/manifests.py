@@ -14,8 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint_loadtest.api.models import EndpointLoadTestSpec, PodSettings
-from endpoint_loadtest.engine.plan import MASTER_PORT, PLAN_FILENAME, WEB_PORT, Placement, Plan
-from endpoint_loadtest.loadgen.master_api import HEALTH_PATH
+from endpoint_loadtest.engine.plan import (
+    HEALTH_PATH,
+    MASTER_PORT,
+    PLAN_FILENAME,
+    WEB_PORT,
+    Placement,
+    Plan,
+)
 
 APP_NAME = "endpoint-loadtest"
 MANAGED_BY = "endpoint-loadtest-operator"
@@ -278,7 +284,11 @@ def build_worker_deployment(
         ports=[],
         readiness=None,
     )
-    return _deployment(test_name, run_id, "worker", plan.workers, template)
+    from endpoint_loadtest.k8s.run_secret import mount_token
+
+    return _deployment(
+        test_name, run_id, "worker", plan.workers, mount_token(template, test_name, run_id)
+    )
 
 
 def build_master_service(test_name: str, run_id: str) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def mount_token(pod_template: dict[str, Any], test_name: str, run_id: str) -> di
             "name": TOKEN_VOLUME,
             "secret": {
                 "secretName": secret_name(test_name, run_id),
-                "defaultMode": 0o440,
+                "defaultMode": 0o444,  # the image's user, whatever its uid, reads it
                 "items": [{"key": TOKEN_KEY, "path": TOKEN_KEY}],
             },
         },

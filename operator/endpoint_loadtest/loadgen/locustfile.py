@@ -18,7 +18,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from endpoint_loadtest.engine.signing import TOKEN_FILE_ENV, read_token
-from endpoint_loadtest.loadgen import master_api, phases
+from endpoint_loadtest.loadgen import master_api, phases, worker_proof
 from endpoint_loadtest.loadgen.conductor import Conductor, on_worker_phase
 from endpoint_loadtest.loadgen.config import load_from_environment
 from endpoint_loadtest.loadgen.streaming import window as streaming_window
@@ -35,7 +35,8 @@ EndpointLoadTestUser = user_class_for(CONFIG)
 
 
 def _token() -> str:
-    """The run's token (a mounted file): the master serves its API only with one."""
+    """The run's token (a mounted file): the master serves its API only with it, and
+    each worker proves it holds it."""
     path = os.environ.get(TOKEN_FILE_ENV)
     if not path:
         raise RuntimeError(f"{TOKEN_FILE_ENV} is not set: the master needs the run's token")
@@ -47,14 +48,16 @@ def _on_init(environment: Environment, **_: object) -> None:
     runner = environment.runner
     if CONFIG.target.get("stream") is not None:
         streaming_window.register_live(environment)
+    token = _token()
     if isinstance(runner, WorkerRunner):
         runner.register_message(phases.PHASE_MESSAGE, on_worker_phase)
+        worker_proof.send_proof(environment, token)
         return
     if not isinstance(runner, MasterRunner):
         raise RuntimeError("the load generator runs as a Locust master with workers")
-    token = _token()
+    proofs = worker_proof.WorkerProofs(environment, token)
     conductor = Conductor(environment, CONFIG, EndpointLoadTestUser.base_request_type)
     web_ui = environment.web_ui
     if web_ui is not None:
-        master_api.install(web_ui.app, conductor, token)
+        master_api.install(web_ui.app, conductor, token, proofs)
     gevent.spawn(conductor.run)

@@ -9,16 +9,18 @@ health probe (`/elt/healthz`, which says nothing but "up") is open, for the kube
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify, request
 
+from endpoint_loadtest.engine.plan import HEALTH_PATH
 from endpoint_loadtest.engine.signing import SIGNATURE_ALGORITHM, bearer, sign, tokens_equal
 
-HEALTH_PATH = "/elt/healthz"
+if TYPE_CHECKING:
+    from endpoint_loadtest.loadgen.worker_proof import WorkerProofs
 
 
-def install(app: Flask, conductor: Any, token: str) -> None:
+def install(app: Flask, conductor: Any, token: str, proofs: WorkerProofs) -> None:
     """Guard `app` with `token` and add the conductor's routes."""
 
     @app.before_request
@@ -44,6 +46,8 @@ def install(app: Flask, conductor: Any, token: str) -> None:
         if conductor.result is None:
             return jsonify({"state": conductor.state, "message": conductor.message}), 409
         run_id = conductor.config.run_id
+        if unproven := proofs.unproven():  # figures a stranger may have fed: not signed
+            return jsonify({"runId": run_id, "unprovenWorkers": unproven})
         return jsonify(
             {
                 "runId": run_id,
