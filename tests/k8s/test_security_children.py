@@ -29,7 +29,12 @@ def _spec(**cloudwatch: object) -> EndpointLoadTestSpec:
 
 def _children(token: str = "t" * 43) -> dict[str, dict]:
     spec = _spec()
-    plan = build_plan(spec, name="smoke", run_id="r1", placement=placement_for("smoke", "ns", spec))
+    plan = build_plan(
+        spec,
+        name="smoke",
+        run_id="r1",
+        placement=placement_for("smoke", "ns", spec, start_timeout_seconds=60),
+    )
     built = build_children(
         "smoke", "ns", "r1", spec, plan, token=token,
         operator_peers=OperatorPeers(OPERATOR_NS, OPERATOR_PODS),
