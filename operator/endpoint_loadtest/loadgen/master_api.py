@@ -9,6 +9,7 @@ health probe (`/elt/healthz`, which says nothing but "up") is open, for the kube
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify, request
@@ -48,12 +49,14 @@ def install(app: Flask, conductor: Any, token: str, proofs: WorkerProofs) -> Non
         run_id = conductor.config.run_id
         if unproven := proofs.unproven():  # figures a stranger may have fed: not signed
             return jsonify({"runId": run_id, "unprovenWorkers": unproven})
+        # Signed as the reader will parse them (JSON keys are strings, tuples are lists).
+        figures = json.loads(json.dumps(conductor.result))
         return jsonify(
             {
                 "runId": run_id,
-                "figures": conductor.result,
+                "figures": figures,
                 "algorithm": SIGNATURE_ALGORITHM,
-                "signature": sign(token, run_id, conductor.result),
+                "signature": sign(token, run_id, figures),
             }
         )
 
