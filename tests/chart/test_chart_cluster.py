@@ -101,9 +101,13 @@ def test_cluster_wide_install_grants_least_privilege_and_uninstalls_clean(
         ("create", "configmaps", "-n", other_namespace), ("list", "services", "-A"),
         ("list", "pods", "-n", other_namespace), ("create", "events", "-n", other_namespace),
         ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("create", "secrets", "-n", other_namespace), ("delete", "secrets", "-n", other_namespace),
+        ("create", "networkpolicies.networking.k8s.io", "-n", other_namespace),
+        ("list", "replicasets.apps", "-n", other_namespace),
     ]  # fmt: skip
     denied = [
         ("get", "secrets", "-A"), ("list", "secrets", "-A"), ("get", "secrets", "-n", namespace),
+        ("watch", "secrets", "-A"), ("update", "secrets", "-n", other_namespace),
         ("create", "pods", "-n", other_namespace), ("delete", "pods", "-n", other_namespace),
         ("create", "pods/exec", "-n", other_namespace),
         ("update", "deployments.apps", "-n", other_namespace),

@@ -10,10 +10,13 @@ as a user would wire a real one.
 
 from __future__ import annotations
 
+import atexit
 import os
+import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -92,11 +95,27 @@ def release_unfinished_tests(kube_cluster: Any, namespace: str) -> None:
         )  # fmt: skip
 
 
+_RUN_TOKEN_KEY: list[Path] = []
+
+
+def run_token_key_file() -> Path:
+    """The operators' run token key, one for the session: a restarted operator (or a
+    replica taking over) derives the same tokens, as the chart's mounted Secret gives."""
+    if not _RUN_TOKEN_KEY:
+        handle, name = tempfile.mkstemp(prefix="elt-run-token-key-")
+        os.write(handle, secrets.token_urlsafe(48).encode())
+        os.close(handle)
+        _RUN_TOKEN_KEY.append(Path(name))
+        atexit.register(Path(name).unlink, missing_ok=True)
+    return _RUN_TOKEN_KEY[0]
+
+
 def operator_env(kube_cluster: Any) -> dict[str, str]:
     return {
         **os.environ,
         "KUBECONFIG": str(kube_cluster.kubeconfig),
         "ELT_START_TIMEOUT_SECONDS": "120",
+        "ELT_RUN_TOKEN_KEY_FILE": str(run_token_key_file()),
     }
 
 

@@ -47,8 +47,10 @@ def operator_with_metrics(
     moto_server: str,
     tmp_path: Path,
 ) -> Iterator[OperatorProcess]:
-    # The operator reads CloudWatch with its own identity (here moto's dummy keys).
+    # The operator reads CloudWatch with its own identity (here moto's dummy keys), and
+    # so only for the endpoints its settings allow.
     env = operator_env(kube_cluster) | {
+        "ELT_CLOUDWATCH_ALLOWED_ENDPOINTS": f"us-east-1/{cloudwatch_endpoint.endpoint}",
         "ELT_METRICS_ADDRESS": f"127.0.0.1:{prometheus.target_port}",
         "AWS_ENDPOINT_URL_CLOUDWATCH": moto_server,
         "AWS_ACCESS_KEY_ID": cloudwatch_endpoint.env()["AWS_ACCESS_KEY_ID"],

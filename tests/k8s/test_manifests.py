@@ -11,6 +11,7 @@ import pytest
 from endpoint_loadtest.api.models import EndpointLoadTestSpec
 from endpoint_loadtest.engine.plan import build_plan
 from endpoint_loadtest.k8s.manifests import (
+    OperatorPeers,
     build_children,
     child_base_name,
     names,
@@ -39,7 +40,10 @@ def _children(name: str = "smoke", spec: EndpointLoadTestSpec | None = None) -> 
     spec = spec or _spec()
     placement = placement_for(name, "ns", spec, start_timeout_seconds=START_TIMEOUT)
     plan = build_plan(spec, name=name, run_id="r1", placement=placement)
-    built = build_children(name, "ns", "r1", spec, plan, "registry.example/elt:1")
+    built = build_children(
+        name, "ns", "r1", spec, plan, "registry.example/elt:1",
+        token="t" * 43, operator_peers=OperatorPeers({"ns": "elt"}, {"app": "elt"}),
+    )  # fmt: skip
     return {f"{m['kind']}/{m['metadata']['name']}": m for m in built}
 
 
@@ -63,12 +67,14 @@ def test_a_run_has_a_plan_a_master_service_and_two_deployments() -> None:
         "ConfigMap/smoke-plan",
         "Deployment/smoke-master",
         "Deployment/smoke-worker",
+        "NetworkPolicy/smoke-ingress",
+        "Secret/smoke-token-r1",
         "Service/smoke-master",
     ]
     assert children["Deployment/smoke-worker"]["spec"]["replicas"] == 3
     assert children["Deployment/smoke-master"]["spec"]["replicas"] == 1
     ports = {p["port"] for p in children["Service/smoke-master"]["spec"]["ports"]}
-    assert ports == {5557, 8089}
+    assert ports == {5557}  # the web API is not published: the operator uses the pod IP
 
 
 def test_every_child_carries_the_recommended_labels_and_the_run() -> None:
@@ -90,7 +96,8 @@ def test_pods_meet_the_restricted_pod_security_profile() -> None:
         assert context["capabilities"] == {"drop": ["ALL"]}
         assert "runAsUser" not in context  # the image decides; OpenShift assigns its own
         assert context["readOnlyRootFilesystem"] is True
-        assert all(v.get("configMap") for v in pod["volumes"])  # no hostPath, nothing writable
+        # no hostPath, nothing writable: ConfigMaps, and the run token's Secret
+        assert all(v.get("configMap") or v.get("secret") for v in pod["volumes"])
 
 
 def test_workers_reach_the_master_through_its_service_and_bind_to_their_pod_ip() -> None:

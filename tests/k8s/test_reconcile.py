@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from endpoint_loadtest.engine.observe import MasterUnavailable, Snapshot
+from endpoint_loadtest.engine.observe import MasterUnavailable, ResultUnverified, Snapshot
 from endpoint_loadtest.k8s.cluster import ApiRefused, ChildRef, PodState
 from endpoint_loadtest.k8s.reconcile import Reconciler, needs_timer, run_token
 from endpoint_loadtest.k8s.settings import Settings
@@ -23,8 +23,10 @@ class FakeCluster:
 
     created: list[dict[str, Any]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    deleted_secrets: list[str] = field(default_factory=list)
     pod_list: list[PodState] = field(default_factory=list)
     refuse: ApiRefused | None = None
+    master_owners: set[str] = field(default_factory=lambda: {"rs-uid"})
 
     def create(self, namespace: str, manifest: dict[str, Any]) -> bool:
         if self.refuse is not None:
@@ -32,15 +34,23 @@ class FakeCluster:
         self.created.append(manifest)
         return True
 
-    def children(self, namespace: str, name: str) -> list[ChildRef]:
+    def children(self, namespace: str, name: str, uid: str) -> list[ChildRef]:
         return [
             ChildRef(m["kind"], m["metadata"]["name"], m["metadata"]["labels"]["perf.elt.dev/run"])
             for m in self.created
             if m["metadata"]["name"] not in self.deleted
+            and m["kind"] != "Secret"  # the operator may not list Secrets
+            and m["metadata"]["ownerReferences"][0]["uid"] == uid
         ]
 
     def delete(self, namespace: str, child: ChildRef) -> None:
         self.deleted.append(child.name)
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        self.deleted_secrets.append(name)
+
+    def master_replica_sets(self, namespace: str, name: str, run_id: str, uid: str) -> set[str]:
+        return self.master_owners
 
     def pods(self, namespace: str, name: str, run_id: str) -> list[PodState]:
         return self.pod_list
@@ -52,8 +62,11 @@ class FakeMaster:
     def __init__(self) -> None:
         self.status: dict[str, Any] | None = None
         self.window: dict[str, Any] | None = None
+        self.forged: str | None = None  # the result's verification fails, and why
+        self.asked: list[tuple[str, str, str]] = []  # (url, token, run id) of each client
 
-    def __call__(self, base_url: str) -> FakeMaster:
+    def __call__(self, base_url: str, token: str, run_id: str) -> FakeMaster:
+        self.asked.append((base_url, token, run_id))
         return self
 
     def poll(self) -> Snapshot:
@@ -63,6 +76,8 @@ class FakeMaster:
         return Snapshot(at=0.0, status=self.status, stats=stats)
 
     def result(self) -> dict[str, Any] | None:
+        if self.forged is not None:
+            raise ResultUnverified(self.forged)
         return self.window
 
 
@@ -70,6 +85,7 @@ def master_pod(uid: str = "u1", restarts: int = 0) -> PodState:
     return PodState(
         name=f"t-master-{uid}", component="master", phase="Running", ready=True,
         ip="127.0.9.9", reason=None, uid=uid, restarts=restarts, owner="t-master-abc",
+        owner_uid="rs-uid",
     )  # fmt: skip
 
 
@@ -133,7 +149,9 @@ def reasons(world: World) -> list[str]:
 def test_a_run_goes_from_apply_to_a_verdict_and_its_children_go_after() -> None:
     world = World()
     world.running()
-    assert {m["kind"] for m in world.cluster.created} == {"ConfigMap", "Service", "Deployment"}
+    assert {m["kind"] for m in world.cluster.created} == {
+        "Secret", "NetworkPolicy", "ConfigMap", "Service", "Deployment",
+    }  # fmt: skip
     world.master.status = conductor("finished", windowStart=1.0, windowEnd=6.0)
     world.master.window = {"requests": 100, "failures": 0, "windowSeconds": 5.0}
     world.tick()
@@ -142,7 +160,8 @@ def test_a_run_goes_from_apply_to_a_verdict_and_its_children_go_after() -> None:
     assert world.cluster.deleted == []  # not before the verdict is stored
     assert needs_timer(world.body)  # one more tick removes the children
     world.tick()
-    assert set(world.cluster.deleted) == {"t-master", "t-worker"}
+    assert set(world.cluster.deleted) == {"t-master", "t-worker", "t-ingress"}
+    assert world.cluster.deleted_secrets == [f"t-token-{world.status['runId']}"]
     assert not needs_timer(world.body), "a finished test costs no timer"
     assert reasons(world)[:3] == ["RunCreated", "Starting", "Running"]
 
@@ -280,3 +299,72 @@ def test_the_series_grows_in_the_status_tick_by_tick_and_a_new_run_starts_anew()
     world.body["metadata"]["generation"] = 2
     world.tick()  # the spec changed: a new run, a new series
     assert "series" not in world.status
+
+
+def test_the_master_is_asked_at_its_pod_address_with_the_runs_own_token() -> None:
+    world = World()
+    world.running()
+    url, token, run_id = world.master.asked[-1]
+    assert url == "http://127.0.9.9:8089" and run_id == world.status["runId"]
+    [secret] = [m for m in world.cluster.created if m["kind"] == "Secret"]
+    assert secret["stringData"]["token"] == token and len(token) >= 43
+    assert token not in str(world.status) and token not in str(world.events)
+    # Another run of the same test has another token.
+    world.body["metadata"]["generation"] = 2
+    for _ in range(3):  # a new run; the old run's children go; the new run's are made
+        world.tick()
+    tokens = [m["stringData"]["token"] for m in world.cluster.created if m["kind"] == "Secret"]
+    assert len(set(tokens)) == 2
+
+
+def test_a_pod_with_the_runs_labels_but_not_its_replica_set_is_never_asked() -> None:
+    world = World()
+    world.tick()
+    impostor = master_pod("fake")
+    impostor.owner_uid = "someone-elses-rs"
+    world.cluster.pod_list = [impostor]
+    world.master.status = conductor("measuring")
+    world.tick()
+    assert world.status["phase"] == "Starting" and world.master.asked == []
+
+
+def test_a_result_that_fails_verification_ends_in_error_and_is_never_judged() -> None:
+    world = World()
+    world.running()
+    world.master.status = conductor("finished", windowStart=1.0, windowEnd=6.0)
+    world.master.window = {"requests": 100, "failures": 0, "windowSeconds": 5.0}
+    world.master.forged = "the result's signature does not match the run's token"
+    world.tick()
+    assert world.status["phase"] == "Error", world.status
+    assert world.status["reason"] == "ResultUnverified"
+    assert "signature does not match" in world.status["message"]
+    assert world.status.get("verdict") is None and world.status.get("results") is None
+    assert "ResultUnverified" in reasons(world)
+
+
+def test_a_child_the_test_does_not_own_is_never_deleted() -> None:
+    world = World()
+    world.running()
+    look_alike = {
+        "kind": "Deployment",
+        "metadata": {
+            "name": "t-lookalike",
+            "labels": {"perf.elt.dev/test": "t", "perf.elt.dev/run": "old"},
+            "ownerReferences": [{"uid": "another-test"}],
+        },
+    }
+    world.cluster.created.append(look_alike)
+    world.body["metadata"]["generation"] = 2  # a new run removes the stale children
+    world.tick()
+    world.tick()
+    assert "t-lookalike" not in world.cluster.deleted
+
+
+def test_cloudwatch_of_an_endpoint_the_operator_may_not_read_ends_in_error_at_once() -> None:
+    world = World()
+    world.body["spec"] = {**SPEC, "cloudwatch": {"enabled": True}}
+    world.tick()
+    assert world.status["phase"] == "Error" and world.status["reason"] == "InvalidSpec"
+    message = world.status["message"]
+    assert "cloudwatch.allowedEndpoints" in message and "us-east-1/ep" in message
+    assert world.cluster.created == []

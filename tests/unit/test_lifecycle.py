@@ -25,6 +25,7 @@ from endpoint_loadtest.engine.lifecycle import (
     deadlines_for,
     needs,
     new_run,
+    result_unverified,
     tick,
 )
 
@@ -303,6 +304,17 @@ def test_finish_carries_the_result_to_judge() -> None:
     before = state("Evaluating", T0 + 60, **RUNNING)
     finish = advance(before, Observation(result={"requests": 7}), T0 + 61).finish
     assert isinstance(finish, Finish) and finish.result == {"requests": 7}
+
+
+def test_a_result_that_fails_verification_is_an_error_never_a_verdict() -> None:
+    before = state("Evaluating", T0 + 60, **RUNNING)
+    refusal = result_unverified("the result's signature does not match the run's token")
+    decision = advance(before, Observation(refusal=refusal), T0 + 61)
+    finish = decision.finish
+    assert isinstance(finish, Finish) and finish.error and finish.result is None
+    assert finish.reason == Reason.RESULT_UNVERIFIED
+    assert "was not judged: the result's signature" in finish.message
+    assert Event("Warning", "ResultUnverified", finish.message) in decision.actions
 
 
 def test_the_poll_series_stays_bounded_over_a_day() -> None:

@@ -120,9 +120,23 @@ operator/endpoint_loadtest/k8s/cluster.py (every API call the operator makes) an
 - apiGroups: ["apps"]
   resources: ["deployments"]
   verbs: ["create", "list", "delete"]
-# The Locust pods' state (ready, IP, ErrImagePull...): read only.
+# A run's NetworkPolicy: who may reach its Locust pods. Created, found by label and
+# owner, deleted when the run ends.
+- apiGroups: ["networking.k8s.io"]
+  resources: ["networkpolicies"]
+  verbs: ["create", "list", "delete"]
+# A run's Secret holds its master's token: created, and deleted by its name when the
+# run ends. Never get, list or watch: the operator reads no Secret.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create", "delete"]
+# The Locust pods' state (ready, IP, ErrImagePull...): read only. The master's
+# ReplicaSets: a pod is asked for the result only if its ReplicaSet is the run's.
 - apiGroups: [""]
   resources: ["pods"]
+  verbs: ["list"]
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
   verbs: ["list"]
 # The events kopf posts on a test (kubectl describe elt).
 - apiGroups: [""]
@@ -153,4 +167,16 @@ operator/endpoint_loadtest/k8s/cluster.py (every API call the operator makes) an
 {{/* The kopf peering object shared by the replicas. */}}
 {{- define "elt.peeringName" -}}
 {{- .Values.peering.name | default (include "elt.fullname" .) -}}
+{{- end -}}
+
+{{/* The Secret holding the run token key (key `key`). */}}
+{{- define "elt.runTokenKeySecret" -}}
+{{- .Values.runTokens.existingSecret | default (printf "%s-run-token-key" (include "elt.fullname" .)) -}}
+{{- end -}}
+
+{{/* The operator's pods as a NetworkPolicy peer: its namespace and pod labels (JSON). */}}
+{{- define "elt.operatorPodSelector" -}}
+{{- $labels := include "elt.selectorLabels" . | fromYaml }}
+{{- $_ := set $labels "app.kubernetes.io/component" "operator" }}
+{{- toJson $labels }}
 {{- end -}}

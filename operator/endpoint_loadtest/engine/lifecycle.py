@@ -43,6 +43,7 @@ class Reason(StrEnum):
     DEADLINE_EXCEEDED = "DeadlineExceeded"
     INTERRUPTED = "Interrupted"
     INTERNAL_ERROR = "InternalError"  # the runtime itself failed on this run
+    RESULT_UNVERIFIED = "ResultUnverified"  # the result is not signed by the run's token
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,15 @@ class Refusal:
 
     message: str
     permanent: bool
+    reason: Reason = Reason.REFUSED  # the run's reason when it ends on this refusal
+
+
+def result_unverified(why: str) -> Refusal:
+    """A result that fails verification ends the run in Error: it is never judged."""
+    return Refusal(
+        f"the master's result was not judged: {why}", permanent=True,
+        reason=Reason.RESULT_UNVERIFIED,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -340,7 +350,7 @@ def _deadline(state: RunState, now: float, obs: Observation) -> Decision | None:
 
 def _refused(state: RunState, refusal: Refusal, now: float) -> Decision:
     if refusal.permanent:
-        return _end(state, now, Reason.REFUSED, refusal.message)
+        return _end(state, now, refusal.reason, refusal.message)
     attempts = state.attempts + 1
     delay = min(MAX_BACKOFF_SECONDS, 2.0 ** (attempts - 1))
     message = f"retrying in {delay:.0f}s (attempt {attempts}): {refusal.message}"

@@ -2,6 +2,8 @@
 
 The master is reached over HTTP at a base URL the runtime provides; how the
 runtime reaches it (a local port, a pod address) is not this module's business.
+Whoever answers there is trusted with nothing: replies are bounded and validated,
+and the result is judged only if the run's token signed it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from endpoint_loadtest.api.models import Progress, StreamingProgress
-from endpoint_loadtest.engine import timeline
+from endpoint_loadtest.engine import master_replies as replies
+from endpoint_loadtest.engine import signing, timeline
 
 TERMINAL_STATES = ("finished", "error")
 
@@ -114,51 +119,146 @@ class Series:
         return list(self.points)
 
 
+class BadReply(MasterUnavailable):
+    """The master answered, but not as a master does (redirect, too large, bad shape)."""
+
+
+class ResultUnverified(Exception):
+    """/elt/result is not signed by this run's token: the figures are never judged."""
+
+
+# The most each reply may take: a master (or whatever answers at its address) cannot
+# make the reader hold more than this in memory.
+MAX_REPLY_BYTES = {
+    "/elt/status": 1 << 20,
+    "/stats/requests": 8 << 20,
+    "/elt/result": 8 << 20,
+    "/elt/stop": 64 << 10,
+}
+MAX_DOWNLOAD_BYTES = 64 << 20  # the HTML report and CSVs
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A 3xx is an answer, not a new address: the token never travels elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None
+
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
+
+
 @dataclass
 class MasterClient:
+    """The reader's side of the master's web API: authenticated, bounded, validated.
+
+    Every request carries the run's token; redirects are not followed (nor proxies
+    used); each reply is read up to its cap and parsed by a model of what a master
+    answers (engine/master_replies.py); the result counts only with a valid signature."""
+
     base_url: str
+    token: str
+    run_id: str
     timeout: float = 5.0
     series: Series = field(default_factory=Series)
 
-    def _get(self, path: str) -> tuple[int, bytes]:
+    def _request(self, path: str, cap: int, method: str = "GET") -> tuple[int, bytes]:
         url = self.base_url.rstrip("/") + path
+        request = urllib.request.Request(
+            url,
+            method=method,
+            data=b"" if method == "POST" else None,
+            headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
+        )
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:
-                return response.status, response.read()
+            with _OPENER.open(request, timeout=self.timeout) as response:
+                return response.status, _bounded(response, cap, path)
         except urllib.error.HTTPError as error:
-            return error.code, error.read()
+            with error:
+                if 300 <= error.code < 400:
+                    where = error.headers.get("Location", "?")
+                    raise BadReply(f"{path}: redirected (HTTP {error.code}) to {where}; "
+                                   "not followed") from None  # fmt: skip
+                if error.code in (401, 403):
+                    raise BadReply(f"{path}: HTTP {error.code}, the master refused the "
+                                   "run's token") from None  # fmt: skip
+                return error.code, _bounded(error, cap, path)
         except (urllib.error.URLError, OSError) as error:
             raise MasterUnavailable(f"{url}: {getattr(error, 'reason', error)}") from None
 
     def get_json(self, path: str) -> tuple[int, Any]:
-        status, body = self._get(path)
+        status, body = self._request(path, MAX_REPLY_BYTES.get(path, 1 << 20))
         try:
             return status, json.loads(body)
         except ValueError:
-            raise MasterUnavailable(f"{path}: not JSON (HTTP {status})") from None
+            raise BadReply(f"{path}: not JSON (HTTP {status})") from None
+
+    def _parse(self, path: str, model: type[Any], body: Any) -> Any:
+        try:
+            return model.model_validate(body)
+        except ValidationError as error:
+            raise BadReply(f"{path}: not a master's reply ({replies.describe(error)})") from None
 
     def poll(self) -> Snapshot:
         """Status and live statistics; their progress kept in `series` (bounded)."""
-        _, status = self.get_json("/elt/status")
-        _, stats = self.get_json("/stats/requests")
+        code, status = self.get_json("/elt/status")
+        if code != 200:
+            raise BadReply(f"/elt/status: HTTP {code}")
+        self._parse("/elt/status", replies.ConductorStatus, status)
+        code, stats = self.get_json("/stats/requests")
+        if code != 200:
+            raise BadReply(f"/stats/requests: HTTP {code}")
+        self._parse("/stats/requests", replies.LocustStats, stats)
         snapshot = Snapshot(at=time.time(), status=status, stats=stats)
         self.series.add(snapshot)
         return snapshot
 
     def result(self) -> dict[str, Any] | None:
-        """The window's result once the conductor finished, else None."""
+        """The window's figures once the conductor finished, else None.
+
+        Raises ResultUnverified when the reply is not signed by this run's token."""
         code, body = self.get_json("/elt/result")
-        return body if code == 200 else None
+        if code == 409:
+            self._parse("/elt/result", replies.NotReady, body)
+            return None
+        if code != 200:
+            raise BadReply(f"/elt/result: HTTP {code}")
+        if isinstance(body, dict) and body.get("unprovenWorkers"):
+            names = ", ".join(str(n) for n in body["unprovenWorkers"][:5])
+            raise ResultUnverified(
+                f"worker(s) {names} joined the master without proving the run's token, so "
+                "their reports may be in the figures; the master signed no result"
+            )
+        try:
+            signed = replies.SignedResult.model_validate(body)
+        except ValidationError as error:
+            raise ResultUnverified(
+                f"the master's result is not a signed result ({replies.describe(error)})"
+            ) from None
+        try:
+            signing.verify(self.token, self.run_id, signed.run_id, signed.figures, signed.signature)
+        except signing.SignatureError as error:
+            raise ResultUnverified(str(error)) from None
+        return signed.figures
 
     def request_stop(self) -> None:
         """Ask the conductor to close the window now; a master already gone is fine."""
-        request = urllib.request.Request(self.base_url + "/elt/stop", method="POST", data=b"")
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(request, timeout=self.timeout).close()
+        with contextlib.suppress(MasterUnavailable):
+            self._request("/elt/stop", MAX_REPLY_BYTES["/elt/stop"], method="POST")
 
     def download(self, path: str) -> bytes:
         """A report the master serves (HTML report, CSVs)."""
-        status, body = self._get(path)
+        status, body = self._request(path, MAX_DOWNLOAD_BYTES)
         if status != 200:
             raise MasterUnavailable(f"{path}: HTTP {status}")
         return body
+
+
+def _bounded(response: Any, cap: int, path: str) -> bytes:
+    length = response.headers.get("Content-Length")
+    if length is not None and length.isdigit() and int(length) > cap:
+        raise BadReply(f"{path}: the reply announces {int(length)} bytes, more than {cap}")
+    body = response.read(cap + 1)
+    if len(body) > cap:
+        raise BadReply(f"{path}: the reply is larger than {cap} bytes")
+    return body

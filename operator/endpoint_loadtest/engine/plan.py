@@ -13,11 +13,13 @@ from typing import Any
 
 from endpoint_loadtest.api.durations import parse_duration
 from endpoint_loadtest.api.models import EndpointLoadTestSpec
+from endpoint_loadtest.engine.signing import TOKEN_FILE_ENV
 from endpoint_loadtest.loadgen.config import PLAN_FILE_ENV, PLAN_VERSION
 
 PLAN_FILENAME = "plan.json"
 MASTER_PORT = 5557
 WEB_PORT = 8089
+HEALTH_PATH = "/elt/healthz"  # the one route of the master's API open without the token
 LOCUST_COMMAND = "elt-locust"
 DEFAULT_WORKER_CONNECT_TIMEOUT_SECONDS = 120.0
 # Inline bodies travel in the test's ConfigMap with the plan, and a ConfigMap holds at
@@ -42,6 +44,8 @@ class Placement:
     # Inline bodies inside plan.json (a cluster passes the plan as one variable) rather
     # than as files beside it (the local runtime).
     inline_bodies: bool = False
+    # The run token's file as the master sees it (a mounted Secret, a file of the run).
+    token_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,8 @@ def build_plan(spec: EndpointLoadTestSpec, *, name: str, run_id: str, placement:
         PLAN_FILE_ENV: f"{placement.plan_dir.rstrip('/')}/{PLAN_FILENAME}",
         "PYTHONUNBUFFERED": "1",
     }
+    if placement.token_file:
+        env[TOKEN_FILE_ENV] = placement.token_file
     master = ProcessPlan(
         command=[
             LOCUST_COMMAND,

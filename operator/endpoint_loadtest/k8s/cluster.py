@@ -1,9 +1,15 @@
 """The few Kubernetes API calls the operator makes, on the official client.
 
 Kept in one place so the RBAC the chart grants can be read off this file:
-configmaps, services, deployments (create, delete, list); pods (list);
+configmaps, services, deployments, networkpolicies (create, delete, list); secrets
+(create, delete: never get, list or watch); replicasets and pods (list);
 endpointloadtests (get; delete, for ttlSecondsAfterFinished; patch, to release a test
 being deleted; patch of status); events (kopf).
+
+A child is deleted only if its controller owner reference is the test's uid, and only
+the very object that was listed (a uid precondition): a look-alike with the test's
+labels is never touched. The run's Secret, which may not be listed, is deleted by its
+name, which carries the run's random id (k8s/run_secret.py).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from endpoint_loadtest.api import models
-from endpoint_loadtest.k8s.manifests import RUN_LABEL, TEST_LABEL, _label_value
+from endpoint_loadtest.k8s.manifests import COMPONENT_LABEL, RUN_LABEL, TEST_LABEL, _label_value
 
 
 def login() -> None:
@@ -34,6 +40,12 @@ class ChildRef:
     kind: str
     name: str
     run_id: str | None
+    uid: str = ""  # the object's own uid: a delete removes this object, not a successor
+
+
+def _controller_uid(item: Any) -> str | None:
+    owners = [o for o in item.metadata.owner_references or [] if o.controller]
+    return owners[0].uid if owners else None
 
 
 class ApiRefused(Exception):
@@ -72,6 +84,7 @@ class PodState:
     uid: str = ""
     restarts: int = 0
     owner: str = ""  # the owning ReplicaSet's name
+    owner_uid: str = ""  # and its uid
     terminating: bool = False
 
     def describe(self) -> str:
@@ -84,14 +97,17 @@ class Cluster:
         self.core = kubernetes.client.CoreV1Api()
         self.apps = kubernetes.client.AppsV1Api()
         self.custom = kubernetes.client.CustomObjectsApi()
+        self.networking = kubernetes.client.NetworkingV1Api()
 
     def create(self, namespace: str, manifest: dict[str, Any]) -> bool:
         """Create; False if it already exists (creation is idempotent across restarts)."""
         kind = manifest["kind"]
         creator = {
+            "Secret": self.core.create_namespaced_secret,
             "ConfigMap": self.core.create_namespaced_config_map,
             "Service": self.core.create_namespaced_service,
             "Deployment": self.apps.create_namespaced_deployment,
+            "NetworkPolicy": self.networking.create_namespaced_network_policy,
         }[kind]
         try:
             creator(namespace, manifest)
@@ -103,31 +119,66 @@ class Cluster:
             raise api_refusal(error) from None
         return True
 
-    def children(self, namespace: str, test_name: str) -> list[ChildRef]:
+    def children(self, namespace: str, test_name: str, test_uid: str) -> list[ChildRef]:
+        """The test's children: its labels, and the test as their controller (by uid)."""
         selector = f"{TEST_LABEL}={_label_value(test_name)}"
         found: list[ChildRef] = []
         listings = (
             ("ConfigMap", self.core.list_namespaced_config_map),
             ("Service", self.core.list_namespaced_service),
             ("Deployment", self.apps.list_namespaced_deployment),
+            ("NetworkPolicy", self.networking.list_namespaced_network_policy),
         )
         for kind, lister in listings:
             for item in lister(namespace, label_selector=selector).items:
+                if _controller_uid(item) != test_uid:
+                    continue
                 run = (item.metadata.labels or {}).get(RUN_LABEL)
-                found.append(ChildRef(kind, item.metadata.name, run))
+                found.append(ChildRef(kind, item.metadata.name, run, item.metadata.uid or ""))
         return found
 
     def delete(self, namespace: str, child: ChildRef) -> None:
+        """Delete this child (the uid precondition: not another object of the same name)."""
         deleter = {
             "ConfigMap": self.core.delete_namespaced_config_map,
             "Service": self.core.delete_namespaced_service,
             "Deployment": self.apps.delete_namespaced_deployment,
+            "NetworkPolicy": self.networking.delete_namespaced_network_policy,
         }[child.kind]
+        options = kubernetes.client.V1DeleteOptions(
+            propagation_policy="Background",
+            preconditions=kubernetes.client.V1Preconditions(uid=child.uid) if child.uid else None,
+        )
         try:
-            deleter(child.name, namespace, propagation_policy="Background")
+            deleter(child.name, namespace, body=options)
+        except ApiException as error:
+            if error.status not in (404, 409):  # gone, or replaced by another object
+                raise
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        """Delete a run's Secret by name (the operator may not list or read Secrets)."""
+        try:
+            self.core.delete_namespaced_secret(name, namespace)
         except ApiException as error:
             if error.status != 404:
                 raise
+
+    def master_replica_sets(
+        self, namespace: str, test_name: str, run_id: str, test_uid: str
+    ) -> set[str]:
+        """Uids of the ReplicaSets of this run's master Deployment, itself the test's.
+
+        A master pod counts only if one of these is its controller: a pod that merely
+        carries the run's labels is never asked for the run's result (nor sent its token)."""
+        selector = f"{TEST_LABEL}={_label_value(test_name)},{RUN_LABEL}={run_id}"
+        deployments = {
+            d.metadata.uid
+            for d in self.apps.list_namespaced_deployment(namespace, label_selector=selector).items
+            if _controller_uid(d) == test_uid
+            and (d.metadata.labels or {}).get(COMPONENT_LABEL) == "master"
+        }
+        replica_sets = self.apps.list_namespaced_replica_set(namespace, label_selector=selector)
+        return {rs.metadata.uid for rs in replica_sets.items if _controller_uid(rs) in deployments}
 
     def pods(self, namespace: str, test_name: str, run_id: str) -> list[PodState]:
         selector = f"{TEST_LABEL}={_label_value(test_name)},{RUN_LABEL}={run_id}"
@@ -147,7 +198,7 @@ class Cluster:
                 unscheduled = [c for c in pod.status.conditions or [] if c.type == "PodScheduled"]
                 if unscheduled and unscheduled[0].status == "False":
                     reason = f"Unschedulable: {unscheduled[0].message}"
-            owners = [o.name for o in pod.metadata.owner_references or [] if o.controller]
+            owners = [o for o in pod.metadata.owner_references or [] if o.controller]
             states.append(
                 PodState(
                     name=pod.metadata.name,
@@ -158,7 +209,8 @@ class Cluster:
                     reason=reason,
                     uid=pod.metadata.uid or "",
                     restarts=sum(s.restart_count or 0 for s in pod.status.container_statuses or []),
-                    owner=owners[0] if owners else "",
+                    owner=owners[0].name if owners else "",
+                    owner_uid=owners[0].uid if owners else "",
                     terminating=pod.metadata.deletion_timestamp is not None,
                 )
             )

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint_loadtest.api.models import EndpointLoadTestSpec, PodSettings
-from endpoint_loadtest.engine.plan import MASTER_PORT, PLAN_FILENAME, WEB_PORT, Placement, Plan
+from endpoint_loadtest.engine.plan import (
+    HEALTH_PATH,
+    MASTER_PORT,
+    PLAN_FILENAME,
+    WEB_PORT,
+    Placement,
+    Plan,
+)
 
 APP_NAME = "endpoint-loadtest"
 MANAGED_BY = "endpoint-loadtest-operator"
@@ -82,11 +90,20 @@ def selector(test_name: str, run_id: str, component: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class OperatorPeers:
+    """The operator's pods, as a NetworkPolicy peer: the only ones that may reach 8089."""
+
+    namespace_selector: dict[str, str] = field(default_factory=dict)
+    pod_selector: dict[str, str] = field(default_factory=dict)
+
+
 def master_service_host(test_name: str, namespace: str) -> str:
     return f"{names(test_name)['master']}.{namespace}.svc"
 
 
 PAYLOAD_MOUNT = "/etc/elt/payload"
+RUN_TOKEN_FILE = "/etc/elt/run-token/token"
 
 
 def payload_config_maps(spec: EndpointLoadTestSpec) -> list[str]:
@@ -116,6 +133,7 @@ def placement_for(
         web_port=WEB_PORT,
         inline_bodies=True,
         worker_connect_timeout_seconds=start_timeout_seconds,
+        token_file=RUN_TOKEN_FILE,  # the run's Secret, mounted (k8s/run_secret.py)
     )
 
 
@@ -241,13 +259,15 @@ def build_master_deployment(
             {"name": "locust", "containerPort": MASTER_PORT, "protocol": "TCP"},
             {"name": "web", "containerPort": WEB_PORT, "protocol": "TCP"},
         ],
-        readiness={
-            "httpGet": {"path": "/elt/status", "port": WEB_PORT},
+        readiness={  # the one route of the master's API open without the run's token
+            "httpGet": {"path": HEALTH_PATH, "port": WEB_PORT},
             "periodSeconds": 2,
             "timeoutSeconds": 2,
         },
     )
-    return _deployment(test_name, run_id, "master", 1, template)
+    from endpoint_loadtest.k8s.run_secret import mount_token
+
+    return _deployment(test_name, run_id, "master", 1, mount_token(template, test_name, run_id))
 
 
 def build_worker_deployment(
@@ -264,7 +284,11 @@ def build_worker_deployment(
         ports=[],
         readiness=None,
     )
-    return _deployment(test_name, run_id, "worker", plan.workers, template)
+    from endpoint_loadtest.k8s.run_secret import mount_token
+
+    return _deployment(
+        test_name, run_id, "worker", plan.workers, mount_token(template, test_name, run_id)
+    )
 
 
 def build_master_service(test_name: str, run_id: str) -> dict[str, Any]:
@@ -277,20 +301,31 @@ def build_master_service(test_name: str, run_id: str) -> dict[str, Any]:
         },
         "spec": {
             "selector": selector(test_name, run_id, "master"),
-            "ports": [
-                {"name": "locust", "port": MASTER_PORT, "targetPort": MASTER_PORT},
-                {"name": "web", "port": WEB_PORT, "targetPort": WEB_PORT},
-            ],
+            # The workers' port only: the operator reaches the web API at the master
+            # pod's own address, after checking that pod belongs to the run.
+            "ports": [{"name": "locust", "port": MASTER_PORT, "targetPort": MASTER_PORT}],
         },
     }
 
 
 def build_children(
     test_name: str, namespace: str, run_id: str, spec: EndpointLoadTestSpec, plan: Plan,
-    default_image: str = DEFAULT_IMAGE,
+    default_image: str = DEFAULT_IMAGE, *, token: str, operator_peers: OperatorPeers,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Everything a run needs, in creation order (ConfigMap before the pods using it)."""
+    """Everything a run needs, in creation order (the Secret, ConfigMap and policy before
+    the pods using or guarded by them)."""
+    # These builders use this module's names and labels: imported when called.
+    from endpoint_loadtest.k8s.network_policy import build_network_policy
+    from endpoint_loadtest.k8s.run_secret import build_run_secret
+
     return [
+        build_run_secret(test_name, run_id, token),
+        build_network_policy(
+            test_name,
+            run_id,
+            operator_namespace_selector=operator_peers.namespace_selector,
+            operator_pod_selector=operator_peers.pod_selector,
+        ),
         build_plan_configmap(test_name, run_id, plan),
         build_master_service(test_name, run_id),
         build_master_deployment(test_name, run_id, spec, plan, default_image),

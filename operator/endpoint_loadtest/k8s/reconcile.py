@@ -31,11 +31,17 @@ from endpoint_loadtest.api.models import (
 )
 from endpoint_loadtest.engine import lifecycle as lc
 from endpoint_loadtest.engine import timeline
-from endpoint_loadtest.engine.observe import MasterClient, MasterUnavailable, Snapshot
+from endpoint_loadtest.engine.observe import (
+    MasterClient,
+    MasterUnavailable,
+    ResultUnverified,
+    Snapshot,
+)
 from endpoint_loadtest.engine.plan import WEB_PORT, PlanError, build_plan
 from endpoint_loadtest.engine.status import completed_status, error_status, evaluate, now
 from endpoint_loadtest.k8s.cluster import TRANSIENT_ERRORS, ApiRefused, PodState, api_refusal
 from endpoint_loadtest.k8s.manifests import build_children, names, placement_for
+from endpoint_loadtest.k8s.run_secret import derive_token, secret_name
 from endpoint_loadtest.k8s.settings import Settings
 from endpoint_loadtest.observability import cloudwatch
 
@@ -108,7 +114,7 @@ class Reconciler:
         self,
         cluster: Any,
         settings: Settings,
-        master_client: Callable[[str], MasterClient] = MasterClient,
+        master_client: Callable[..., MasterClient] = MasterClient,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cluster = cluster
@@ -118,6 +124,7 @@ class Reconciler:
         # When each running test's CloudWatch figures were last read (in memory: after a
         # restart the next scrape simply comes sooner).
         self.cloudwatch_scraped_at: dict[tuple[str, str], float] = {}
+        settings.security.warn_if_ephemeral()
 
     # ------------------------------------------------------------------ entry
 
@@ -181,6 +188,7 @@ class Reconciler:
         try:
             spec = EndpointLoadTestSpec.model_validate(body.get("spec") or {})
             self.settings.check_caps(spec)
+            self.settings.security.check_cloudwatch(spec)
         except ValidationError as error:
             message = f"invalid spec: {describe_validation_error(error)}"
             self._error(body, step, run_id, message, lc.Reason.INVALID_SPEC.value)
@@ -195,11 +203,10 @@ class Reconciler:
 
     def _finished(self, body: dict[str, Any], step: Step) -> None:
         """Remove the load generator once the final status is stored; honour the TTL."""
-        meta, status = body["metadata"], body["status"]
-        namespace = meta["namespace"]
+        status = body["status"]
         if not (status.get("lifecycle") or {}).get(CHILDREN_REMOVED):
             try:
-                self.remove_children(namespace, meta["name"])
+                self.remove_children(body)
             except TRANSIENT_ERRORS:
                 return  # the next tick tries again
             step.status = {"lifecycle": {**(status.get("lifecycle") or {}), CHILDREN_REMOVED: True}}
@@ -208,10 +215,21 @@ class Reconciler:
         if ttl is not None and finished is not None and now() >= finished + timedelta(seconds=ttl):
             step.delete_test = True
 
-    def remove_children(self, namespace: str, name: str) -> None:
-        for child in self.cluster.children(namespace, name):
+    def remove_children(self, body: dict[str, Any]) -> None:
+        """The run's pods, Service, policy and Secret (the plan ConfigMap stays)."""
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        for child in self.cluster.children(namespace, name, meta["uid"]):
             if child.kind != "ConfigMap":
                 self.cluster.delete(namespace, child)
+        run_id = (body.get("status") or {}).get("runId")
+        if run_id:
+            self.cluster.delete_secret(namespace, secret_name(name, run_id))
+
+    def run_token(self, meta: dict[str, Any], run_id: str) -> str:
+        """The run's token (derived, never stored: see k8s/run_secret.py)."""
+        key = self.settings.security.run_token_key
+        return derive_token(key, meta["namespace"], meta["name"], meta["uid"], run_id)
 
     def _error(
         self, body: dict[str, Any], step: Step, run_id: str, message: str, reason: str
@@ -289,9 +307,11 @@ class _Tick:
                 found.update(self._master(state))
             if lc.Need.RESULT in wanted and self.master_ip:
                 try:
-                    found["result"] = self.r.master_client(self._url()).result()
+                    found["result"] = self._client().result()
                 except MasterUnavailable as error:
                     found.setdefault("unanswered", str(error))
+                except ResultUnverified as error:
+                    found["refusal"] = lc.result_unverified(str(error))
             if lc.Need.CLOUDWATCH in wanted:
                 found.update(self._cloudwatch(state))
             return lc.Observation(**found)
@@ -302,10 +322,13 @@ class _Tick:
             return lc.Observation(refusal=lc.Refusal(str(refused), refused.permanent))
 
     def _create(self) -> lc.Observation:
-        stale = [c for c in self.r.cluster.children(self.namespace, self.name)
+        uid = self.meta["uid"]
+        stale = [c for c in self.r.cluster.children(self.namespace, self.name, uid)
                  if c.run_id != self.run_id]  # fmt: skip
         for child in stale:
             self.r.cluster.delete(self.namespace, child)
+        for run_id in sorted({c.run_id for c in stale if c.run_id}):
+            self.r.cluster.delete_secret(self.namespace, secret_name(self.name, run_id))
         if stale:
             return lc.Observation(created=False)
         spec = self.r.settings.apply_defaults(self.spec)
@@ -318,8 +341,10 @@ class _Tick:
         except PlanError as error:
             return lc.Observation(refusal=lc.Refusal(str(error), permanent=True))
         for manifest in build_children(
-            self.name, self.namespace, self.run_id, spec, plan, self.r.settings.locust_image
-        ):
+            self.name, self.namespace, self.run_id, spec, plan, self.r.settings.locust_image,
+            token=self.r.run_token(self.meta, self.run_id),
+            operator_peers=self.r.settings.security.operator_peers,
+        ):  # fmt: skip
             manifest["metadata"]["ownerReferences"] = [_owner(self.body)]
             manifest["metadata"]["namespace"] = self.namespace
             self.r.cluster.create(self.namespace, manifest)
@@ -335,6 +360,11 @@ class _Tick:
         ]  # fmt: skip
         found: dict[str, Any] = {"pods": _describe_pods(self.pods)}
         known = state.master
+        if known is None and masters:  # first sight: the pod must be the run's own
+            owners = self.r.cluster.master_replica_sets(
+                self.namespace, self.name, self.run_id, self.meta["uid"]
+            )
+            masters = [p for p in masters if p.owner_uid in owners]
         if known is not None and known.uid not in {p.uid for p in masters}:
             found["master_gone"] = f"the master pod {known.uid} was deleted or replaced"
             return found
@@ -348,7 +378,7 @@ class _Tick:
             return found
         self.master_ip = master.ip
         try:
-            snapshot = self.r.master_client(self._url()).poll()
+            snapshot = self._client().poll()
         except MasterUnavailable as error:
             found["unanswered"] = str(error)
             return found
@@ -368,8 +398,11 @@ class _Tick:
             "cloudwatch_message": decision.message,
         }
 
-    def _url(self) -> str:
-        return f"http://{self.master_ip}:{WEB_PORT}"
+    def _client(self) -> MasterClient:
+        """The master at its pod's own address (not the Service, which publishes only the
+        workers' port), with the run's token."""
+        url = f"http://{self.master_ip}:{WEB_PORT}"
+        return self.r.master_client(url, self.r.run_token(self.meta, self.run_id), self.run_id)
 
     # ------------------------------------------------------------------ carrying out
 

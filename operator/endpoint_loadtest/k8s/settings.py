@@ -10,6 +10,7 @@ from typing import Any
 from endpoint_loadtest.api.models import EndpointLoadTestSpec, Resources
 from endpoint_loadtest.engine.plan import planned_seconds
 from endpoint_loadtest.k8s.manifests import DEFAULT_IMAGE
+from endpoint_loadtest.k8s.security_settings import SecuritySettings
 
 
 def _int_env(name: str, default: int) -> int:
@@ -49,6 +50,8 @@ class Settings:
     poll_seconds: float = 2.0
     # host:port of /metrics; empty: not served (a laptop run needs no exporter).
     metrics_address: str = ""
+    # The master, its results and the network (see security_settings.py).
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -63,6 +66,7 @@ class Settings:
             max_workers=_int_env("ELT_MAX_WORKERS", 0),
             max_duration_seconds=_int_env("ELT_MAX_DURATION_SECONDS", 0),
             metrics_address=os.environ.get("ELT_METRICS_ADDRESS", ""),
+            security=SecuritySettings.from_environment(),
         )
 
     def metrics_endpoint(self) -> tuple[str, int] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -29,8 +30,14 @@ from endpoint_loadtest.api.models import (
     VerdictResult,
 )
 from endpoint_loadtest.engine import lifecycle as lc
-from endpoint_loadtest.engine.observe import MasterClient, MasterUnavailable, Snapshot
+from endpoint_loadtest.engine.observe import (
+    MasterClient,
+    MasterUnavailable,
+    ResultUnverified,
+    Snapshot,
+)
 from endpoint_loadtest.engine.plan import Placement, PlanError, build_plan
+from endpoint_loadtest.engine.signing import new_token
 from endpoint_loadtest.engine.status import completed_status, error_status, evaluate, now
 from endpoint_loadtest.local.command import (
     EXIT_ERROR,
@@ -104,6 +111,15 @@ class LocalRun:
         self.output.mkdir(parents=True, exist_ok=True)
         self.plan_dir.mkdir(exist_ok=True)
         master_port, web_port = free_port(HOST), free_port(HOST)
+        # The run's token: only this process and the master it starts know it (a file
+        # only the user can read, removed when the run ends).
+        token = new_token()
+        token_path = self.plan_dir / "run-token"
+        with contextlib.suppress(FileNotFoundError):
+            token_path.unlink()
+        fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token)
         placement = Placement(
             plan_dir=str(self.plan_dir.resolve()),
             master_host=HOST,
@@ -112,6 +128,7 @@ class LocalRun:
             master_port=master_port,
             web_port=web_port,
             worker_connect_timeout_seconds=60.0,
+            token_file=str(token_path.resolve()),
         )
         self.plan = build_plan(
             self.test.spec, name=self.test.metadata.name, run_id=self.run_id, placement=placement
@@ -119,7 +136,7 @@ class LocalRun:
         for name, content in self.plan.files.items():
             (self.plan_dir / name).write_text(content)
         self.group = ProcessGroup(log_dir=self.output)
-        self.client = MasterClient(f"http://{HOST}:{web_port}")
+        self.client = MasterClient(f"http://{HOST}:{web_port}", token=token, run_id=self.run_id)
         self.started_at = now()
         deadlines = lc.deadlines_for(self.test.spec, start=START_TIMEOUT_SECONDS)
         state = lc.new_run(self.run_id, deadlines, time.time(), cloudwatch=self.cloudwatch_enabled)
@@ -128,6 +145,7 @@ class LocalRun:
             self._save_reports(self.client)
         finally:
             self.group.stop()
+            token_path.unlink(missing_ok=True)
         if finish.error or finish.result is None:
             return error_status(
                 run_id=self.run_id,
@@ -199,6 +217,8 @@ class LocalRun:
                 found["result"] = self.client.result()
             except MasterUnavailable as error:
                 found.setdefault("unanswered", str(error))
+            except ResultUnverified as error:
+                found["refusal"] = lc.result_unverified(str(error))
         if lc.Need.CLOUDWATCH in wanted:
             found.update(self._cloudwatch(state))
         return lc.Observation(**found)
