@@ -818,7 +818,9 @@ class EnvFromSource(ApiModel):
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [ENV_PREFIX_RULE]})
 
     prefix: str | None = Field(
-        default=None, description="Prefix added to every name; not PYTHON*, LD_* or ELT_*."
+        default=None,
+        max_length=253,
+        description="Prefix added to every name; not PYTHON*, LD_* or ELT_*.",
     )
     config_map_ref: LocalObjectRef | None = Field(default=None, description="A ConfigMap.")
     secret_ref: LocalObjectRef | None = Field(default=None, description="A Secret.")
