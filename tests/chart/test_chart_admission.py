@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
-from chart_helpers import ROOT, Helm
+from chart_helpers import ROOT, Helm, find
 
 from localcluster.waiting import wait_until
 
-pytestmark = pytest.mark.cluster
+cluster = pytest.mark.cluster
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 SELECTOR = "admissionPolicy.namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name"
@@ -99,6 +99,7 @@ def create_as(kube_cluster: Any, namespace: str, user: str, doc: dict[str, Any])
     )  # fmt: skip
 
 
+@cluster
 def test_the_policy_type_checks(kube_cluster: Any, namespace: str, policy: None) -> None:
     out = kube_cluster.kubectl("get", "validatingadmissionpolicy", "-o", "yaml")
     for item in yaml.safe_load(out.stdout)["items"]:
@@ -123,6 +124,7 @@ HOSTILE = [
 ]  # fmt: skip
 
 
+@cluster
 @pytest.mark.parametrize(("short", "extra", "message"), HOSTILE, ids=[h[0] for h in HOSTILE])
 def test_only_an_author_allowed_to_do_it_may_ask_the_operator(
     kube_cluster: Any, namespace: str, policy: None, short: str, extra: dict, message: str
@@ -136,6 +138,7 @@ def test_only_an_author_allowed_to_do_it_may_ask_the_operator(
     assert allowed.returncode == 0, allowed.stderr
 
 
+@cluster
 def test_a_plain_test_needs_nothing_more_and_metadata_patches_pass(
     kube_cluster: Any, namespace: str, policy: None
 ) -> None:
@@ -157,3 +160,26 @@ def test_a_plain_test_needs_nothing_more_and_metadata_patches_pass(
         "-p", '{"spec":{"load":{"users":2}}}', check=False,
     )  # fmt: skip
     assert respec.returncode != 0 and "the spec names Secrets db" in respec.stderr, respec.stderr
+
+
+def test_the_policy_can_be_turned_off_and_the_pod_settings_reach_the_operator(helm: Helm) -> None:
+    assert len(find(helm.objects(), "ValidatingAdmissionPolicy")) == 1
+    assert len(find(helm.objects(), "ValidatingAdmissionPolicyBinding")) == 1
+    objects = helm.objects(
+        "--set", "admissionPolicy.enabled=false",
+        "--set", "settings.allowedImagePrefixes={corp.example/,ghcr.io/corp/}",
+        "--set", "settings.allowedServiceAccounts={invoker}",
+        "--set", "settings.allowSchedulingOverrides=true",
+    )  # fmt: skip
+    assert not find(objects, "ValidatingAdmissionPolicy")
+    [deployment] = find(objects, "Deployment")
+    env = {e["name"]: e.get("value") for e in
+           deployment["spec"]["template"]["spec"]["containers"][0]["env"]}  # fmt: skip
+    assert env["ELT_ALLOWED_IMAGE_PREFIXES"] == "corp.example/,ghcr.io/corp/"
+    assert env["ELT_ALLOWED_SERVICE_ACCOUNTS"] == "invoker"
+    assert env["ELT_ALLOW_SCHEDULING_OVERRIDES"] == "true"
+    refused = helm(
+        "template", "elt", str(ROOT / "charts" / "endpoint-loadtest-operator"),
+        "--set", "settings.allowedImagePrefixes={a b}", check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "allowedImagePrefixes" in refused.stderr
