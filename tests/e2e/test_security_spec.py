@@ -228,8 +228,7 @@ def test_a_header_from_a_secret_reaches_the_endpoint_and_nowhere_else(
         "operator log": debug_operator.log(),
     }  # fmt: skip
     assert (
-        "perf.elt.dev/last-handled-configuration"
-        in places["test (spec, status, kopf annotations)"]
+        "perf.elt.dev/last-handled-configuration" in places["test (spec, status, kopf annotations)"]
     )
     assert "ELT_HEADER_0" in places["configmaps"]  # the plan is there, naming the variable
     leaked = [where for where, text in places.items() if planted in text]
