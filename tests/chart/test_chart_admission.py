@@ -144,6 +144,10 @@ def test_a_plain_test_needs_nothing_more_and_metadata_patches_pass(
 ) -> None:
     plain = create_as(kube_cluster, namespace, BOB, test_spec("plain"))
     assert plain.returncode == 0, plain.stderr
+    # The chart's own Locust ServiceAccount is the operator's default: no escalation.
+    locust = test_spec("locust-sa", pod={"serviceAccountName": "endpoint-loadtest-locust"})
+    named_default = create_as(kube_cluster, namespace, BOB, locust)
+    assert named_default.returncode == 0, named_default.stderr
     # alice's test names a Secret carol may not read: carol (like the operator, which reads
     # no Secret) may still patch its metadata, but not change its spec.
     env = [{"name": "S", "valueFrom": {"secretKeyRef": {"name": "db", "key": "k"}}}]
