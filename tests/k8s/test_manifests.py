@@ -204,3 +204,137 @@ def test_operator_defaults_fill_only_what_the_test_leaves_unset() -> None:
 def test_caps_refuse_a_test_naming_the_cap(settings: Settings, needle: str) -> None:
     with pytest.raises(ValueError, match=re.escape(needle)):
         settings.check_caps(_spec())
+
+
+# --------------------------------------------------------------------------- security
+
+
+def _http_spec(**http: Any) -> EndpointLoadTestSpec:
+    return EndpointLoadTestSpec.model_validate(
+        {
+            "target": {"http": {"url": "http://model.ns.svc:8080/predict", **http}},
+            "payload": {"body": "{}"},
+            "load": {"users": 1, "duration": "10s"},
+        }
+    )
+
+
+def _container(spec: EndpointLoadTestSpec, component: str = "worker") -> dict[str, Any]:
+    pod = _children(spec=spec)[f"Deployment/smoke-{component}"]["spec"]["template"]["spec"]
+    return pod["containers"][0]
+
+
+def test_locust_pods_mount_no_service_account_token() -> None:
+    for component in ("master", "worker"):
+        pod = _children()[f"Deployment/smoke-{component}"]["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+
+
+def test_user_env_values_reach_the_pod_literally() -> None:
+    values = ["https://elsewhere/$(S)", "$$(S)", "a$b", "$", "plain"]
+    spec = _spec(env=[{"name": f"V{i}", "value": v} for i, v in enumerate(values)])
+    env = {e["name"]: e.get("value") for e in _container(spec)["env"]}
+
+    def kubelet(value: str) -> str:
+        """What the kubelet makes of a value: $$ -> $, $(NAME) expanded (here: to X)."""
+        return re.sub(
+            r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: "$" if m[0] == "$$" else "X", value
+        )
+
+    assert [kubelet(env[f"V{i}"]) for i in range(len(values))] == values
+
+
+def test_the_operators_env_comes_last_and_wins() -> None:
+    spec = _spec(env=[{"name": "POD_IP", "value": "1.2.3.4"}, {"name": "A", "value": "1"}])
+    env = _container(spec)["env"]
+    names_in_order = [e["name"] for e in env]
+    assert names_in_order[0] == "A"  # the test's first, the operator's after
+    assert names_in_order.count("POD_IP") == 1
+    assert next(e for e in env if e["name"] == "POD_IP")["valueFrom"]
+    pinned = {e["name"]: e.get("value") for e in env[names_in_order.index("POD_IP") :]}
+    assert pinned["PYTHONPATH"] == "" and pinned["LD_PRELOAD"] == ""
+    assert pinned["ELT_PLAN_FILE"] == "/etc/elt/plan/plan.json"
+
+
+def test_headers_from_secrets_are_env_from_the_secret_and_never_in_the_plan() -> None:
+    spec = _http_spec(
+        headers={"X-Tenant": "a"},
+        headersFrom=[
+            {"name": "Authorization", "secretKeyRef": {"name": "tok", "key": "t"},
+             "prefix": "Bearer "},
+        ],
+    )  # fmt: skip
+    children = _children(spec=spec)
+    plan = children["ConfigMap/smoke-plan"]["data"]["plan.json"]
+    assert '"env": "ELT_HEADER_0"' in plan and "tok" not in plan
+    for component in ("master", "worker"):
+        env = _container(spec, component)["env"]
+        assert {"name": "ELT_HEADER_0",
+                "valueFrom": {"secretKeyRef": {"name": "tok", "key": "t"}}} in env  # fmt: skip
+
+
+def test_headers_from_secrets_cannot_run_without_a_cluster() -> None:
+    from endpoint_loadtest.engine.plan import Placement, PlanError
+
+    spec = _http_spec(
+        headersFrom=[{"name": "X-Api-Key", "secretKeyRef": {"name": "s", "key": "k"}}]
+    )
+    with pytest.raises(PlanError, match=r"target\.http\.headersFrom: headers from Secrets need"):
+        build_plan(
+            spec, name="t", run_id="r", placement=Placement(plan_dir="/tmp", master_host="h")
+        )
+
+
+@pytest.mark.parametrize(
+    ("pod", "policy", "needle"),
+    [
+        ({"image": "evil/x:1"}, {}, "spec.pod.image: evil/x:1 is not allowed by this operator's "
+         "settings.allowedImagePrefixes (none)"),
+        ({"image": "evil/x:1"}, {"allowed_image_prefixes": ["corp/"]}, "(corp/)"),
+        ({"serviceAccountName": "admin"}, {"allowed_service_accounts": ["invoker"]},
+         "spec.pod.serviceAccountName: admin is not allowed by this operator's "
+         "settings.allowedServiceAccounts (invoker)"),
+        ({"nodeSelector": {"a": "b"}}, {}, "spec.pod.nodeSelector: scheduling overrides are "
+         "not allowed by this operator's settings.allowSchedulingOverrides (false)"),
+        ({"tolerations": [{"operator": "Exists"}]}, {}, "spec.pod.tolerations: scheduling"),
+    ],
+)  # fmt: skip
+def test_the_pod_policy_refuses_naming_the_field_and_the_setting(
+    pod: dict[str, Any], policy: dict[str, Any], needle: str
+) -> None:
+    from endpoint_loadtest.k8s.pod_policy import PodPolicy
+
+    settings = Settings(pod_policy=PodPolicy(**policy))
+    with pytest.raises(ValueError, match=re.escape(needle)):
+        settings.check_caps(_spec(**pod))
+
+
+def test_the_pod_policy_allows_the_defaults_and_what_it_lists() -> None:
+    from endpoint_loadtest.k8s.pod_policy import PodPolicy
+
+    settings = Settings(locust_image="corp/elt:1", locust_service_account="locust")
+    settings.check_caps(_spec(image="corp/elt:1", serviceAccountName="locust"))
+    allowing = Settings(
+        pod_policy=PodPolicy(
+            allowed_image_prefixes=["corp/"], allowed_service_accounts=["*"],
+            allow_scheduling_overrides=True,
+        )
+    )  # fmt: skip
+    allowing.check_caps(
+        _spec(image="corp/x:2", serviceAccountName="any", nodeSelector={"a": "b"},
+              tolerations=[{"operator": "Exists"}])
+    )  # fmt: skip
+
+
+def test_the_pod_policy_reads_the_charts_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    from endpoint_loadtest.k8s.pod_policy import PodPolicy
+
+    monkeypatch.setenv("ELT_ALLOWED_IMAGE_PREFIXES", "corp/, ghcr.io/corp/")
+    monkeypatch.setenv("ELT_ALLOWED_SERVICE_ACCOUNTS", "a,b")
+    monkeypatch.setenv("ELT_ALLOW_SCHEDULING_OVERRIDES", "true")
+    assert Settings.from_environment().pod_policy == PodPolicy(
+        ["corp/", "ghcr.io/corp/"], ["a", "b"], True
+    )
+    monkeypatch.setenv("ELT_ALLOW_SCHEDULING_OVERRIDES", "maybe")
+    with pytest.raises(SystemExit, match="ELT_ALLOW_SCHEDULING_OVERRIDES must be true or false"):
+        PodPolicy.from_environment()

@@ -261,6 +261,16 @@ def test_invalid_spec_in_the_object_is_an_error_naming_the_field() -> None:
     assert "load.users" in world.status["message"]
 
 
+def test_a_reserved_env_name_is_refused_by_the_operator_where_the_crd_lacks_the_rule() -> None:
+    world = World()
+    env = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}, {"name": "PYTHONPATH"}]
+    world.body["spec"] = {**SPEC, "pod": {"env": env}}
+    world.tick()
+    assert world.status["phase"] == "Error" and world.status["reason"] == "InvalidSpec"
+    assert "pod.env[2].name: 'PYTHONPATH' must not start with PYTHON" in world.status["message"]
+    assert reasons(world) == ["InvalidSpec"] and world.cluster.created == []
+
+
 def test_an_unexpected_failure_ends_the_run_instead_of_retrying_forever() -> None:
     world = World()
     world.tick()

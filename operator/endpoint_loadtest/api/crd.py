@@ -36,6 +36,7 @@ _KEPT = {
     "maxLength",
     "minItems",
     "maxItems",
+    "maxProperties",
     "additionalProperties",
     "default",
     "x-kubernetes-validations",

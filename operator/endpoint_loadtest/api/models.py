@@ -13,9 +13,22 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
 
+from endpoint_loadtest.api.base import ApiModel, cel
 from endpoint_loadtest.api.durations import Duration, parse_duration
+from endpoint_loadtest.api.headers import (
+    HTTP_HEADER_RULES,
+    MAX_HEADERS,
+    MAX_HEADERS_FROM,
+    HeaderFromSecret,
+    check_headers,
+)
+from endpoint_loadtest.api.pod_security import (
+    ENV_NAME_RULE,
+    ENV_PREFIX_RULE,
+    check_env_name,
+    check_env_prefix,
+)
 
 GROUP = "perf.elt.dev"
 VERSION = "v1alpha1"
@@ -37,30 +50,6 @@ AWS_REGION = (
     r"(north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9][0-9]?$"
 )
 DEFAULT_MAX_ERROR_RATE = 0.01
-
-
-class ApiModel(BaseModel):
-    """Base of every API object: camelCase on the wire, unknown fields rejected."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        extra="forbid",
-        use_enum_values=True,
-        validate_default=False,
-    )
-
-    def to_wire(self) -> dict[str, Any]:
-        """The object as it appears in YAML/JSON: camelCase, unset fields left out."""
-        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
-
-
-def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, str]:
-    """One x-kubernetes-validations entry."""
-    entry = {"rule": rule, "message": message}
-    if field_path:
-        entry["fieldPath"] = field_path
-    return entry
 
 
 # --------------------------------------------------------------------------- target
@@ -170,16 +159,31 @@ class HttpTarget(ApiModel):
         description="Full URL requests are sent to, for example http://model.ns.svc:8080/predict.",
     )
     method: Literal["POST", "PUT", "GET"] = Field(default="POST", description="HTTP method.")
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": HTTP_HEADER_RULES})
+
     headers: dict[str, str] | None = Field(
         default=None,
-        description="Extra request headers. Put credentials in spec.pod.env from a Secret, "
-        "never here.",
+        max_length=MAX_HEADERS,
+        description="Extra request headers, stored in the clear (plan ConfigMap, the "
+        "resource itself): never credentials. Authorization, Cookie and API keys come "
+        "from a Secret with headersFrom.",
+    )
+    headers_from: list[HeaderFromSecret] | None = Field(
+        default=None,
+        max_length=MAX_HEADERS_FROM,
+        description="Request headers whose values are Secret keys: the kubelet puts them "
+        "into the Locust pods, the operator never reads them.",
     )
     stream: StreamSettings | None = Field(
         default=None,
         description="Read the response as a token stream (OpenAI-compatible servers such as "
         "vLLM or TGI's Messages API) and measure it.",
     )
+
+    @model_validator(mode="after")
+    def _headers_safe(self) -> HttpTarget:
+        check_headers(self.headers, self.headers_from)
+        return self
 
 
 class Target(ApiModel):
@@ -787,9 +791,20 @@ class EnvVarSource(ApiModel):
 class EnvVar(ApiModel):
     """An environment variable of the Locust containers (Kubernetes EnvVar)."""
 
-    name: str = Field(max_length=253, pattern=ENV_VAR_NAME, description="Variable name.")
-    value: str | None = Field(default=None, description="Literal value.")
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [ENV_NAME_RULE]})
+
+    name: str = Field(
+        max_length=253,
+        pattern=ENV_VAR_NAME,
+        description="Variable name; not PYTHON*, LD_* or ELT_* (see docs/security.md).",
+    )
+    value: str | None = Field(
+        default=None,
+        description="Literal value, passed as written: $(VAR) is not expanded.",
+    )
     value_from: EnvVarSource | None = Field(default=None, description="Value from a source.")
+
+    _name_allowed = field_validator("name")(check_env_name)
 
 
 class LocalObjectRef(ApiModel):
@@ -800,9 +815,17 @@ class LocalObjectRef(ApiModel):
 class EnvFromSource(ApiModel):
     """All keys of a ConfigMap or Secret as environment variables."""
 
-    prefix: str | None = Field(default=None, description="Prefix added to every name.")
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [ENV_PREFIX_RULE]})
+
+    prefix: str | None = Field(
+        default=None,
+        max_length=253,
+        description="Prefix added to every name; not PYTHON*, LD_* or ELT_*.",
+    )
     config_map_ref: LocalObjectRef | None = Field(default=None, description="A ConfigMap.")
     secret_ref: LocalObjectRef | None = Field(default=None, description="A Secret.")
+
+    _prefix_allowed = field_validator("prefix")(check_env_prefix)
 
 
 class Toleration(ApiModel):

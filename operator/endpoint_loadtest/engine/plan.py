@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint_loadtest.api.durations import parse_duration
+from endpoint_loadtest.api.headers import planned_headers_from
 from endpoint_loadtest.api.models import EndpointLoadTestSpec
 from endpoint_loadtest.engine.signing import TOKEN_FILE_ENV
 from endpoint_loadtest.loadgen.config import PLAN_FILE_ENV, PLAN_VERSION
@@ -46,6 +47,9 @@ class Placement:
     inline_bodies: bool = False
     # The run token's file as the master sees it (a mounted Secret, a file of the run).
     token_file: str = ""
+    # The runtime fills each target.http.headersFrom variable from its Secret (the
+    # kubelet does, in a cluster); elsewhere such a test cannot run.
+    secret_headers: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,13 +78,21 @@ class PlanError(ValueError):
     """The spec cannot be planned in this runtime (e.g. a ConfigMap payload locally)."""
 
 
-def _target(spec: EndpointLoadTestSpec) -> dict[str, Any]:
+def _target(spec: EndpointLoadTestSpec, placement: Placement) -> dict[str, Any]:
     target = spec.target
     if target.sagemaker is not None:
         planned = {"kind": "sagemaker", **target.sagemaker.to_wire()}
     else:
         assert target.http is not None
         planned = {"kind": "http", **target.http.to_wire()}
+        if target.http.headers_from:
+            if not placement.secret_headers:
+                raise PlanError(
+                    "target.http.headersFrom: headers from Secrets need a cluster (the "
+                    "kubelet fills them into the Locust pods); run the test with the operator"
+                )
+            # The plan names the variables only: no Secret, no value.
+            planned["headersFrom"] = planned_headers_from(target.http.headers_from)
     streaming = spec.thresholds.streaming
     if "stream" in planned and streaming is not None and streaming.slo is not None:
         planned["slo"] = streaming.slo.to_wire()  # per-request objectives of goodput
@@ -186,7 +198,7 @@ def build_plan(spec: EndpointLoadTestSpec, *, name: str, run_id: str, placement:
     config = {
         "version": PLAN_VERSION,
         "test": {"name": name, "runId": run_id},
-        "target": _target(spec),
+        "target": _target(spec, placement),
         "payload": payload,
         "schedule": _schedule(spec, placement),
         "client": spec.load.client,

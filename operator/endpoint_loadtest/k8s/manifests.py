@@ -13,7 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from endpoint_loadtest.api.headers import secret_header_env
 from endpoint_loadtest.api.models import EndpointLoadTestSpec, PodSettings
+from endpoint_loadtest.api.pod_security import PINNED_EMPTY_ENV, literal_env_value
 from endpoint_loadtest.engine.plan import (
     HEALTH_PATH,
     MASTER_PORT,
@@ -134,6 +136,7 @@ def placement_for(
         inline_bodies=True,
         worker_connect_timeout_seconds=start_timeout_seconds,
         token_file=RUN_TOKEN_FILE,  # the run's Secret, mounted (k8s/run_secret.py)
+        secret_headers=True,
     )
 
 
@@ -156,14 +159,33 @@ def _restricted_container_context() -> dict[str, Any]:
     }
 
 
-def _env(plan_env: dict[str, str], pod: PodSettings) -> list[dict[str, Any]]:
-    """The plan itself is a mounted file (ELT_PLAN_FILE): one variable is capped at 128 KiB."""
-    env: list[dict[str, Any]] = [
+def _env(
+    plan_env: dict[str, str], pod: PodSettings, spec: EndpointLoadTestSpec
+) -> list[dict[str, Any]]:
+    """The test's variables first, taken literally; the operator's last, so they win.
+
+    The plan itself is a mounted file (ELT_PLAN_FILE): one variable is capped at 128 KiB.
+    Kubernetes gives the last of two entries of one name, and `env` over `envFrom`: the
+    operator's variables, the headers from Secrets and the pinned loader variables
+    (pod_security.PINNED_EMPTY_ENV) cannot be replaced by anything the test sets.
+    """
+    http = spec.target.http
+    own: list[dict[str, Any]] = [
         {"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        *({"name": k, "value": v} for k, v in sorted(plan_env.items())),
+        *secret_header_env(http.headers_from if http else None),
     ]
-    env += [{"name": k, "value": v} for k, v in sorted(plan_env.items())]
-    env += [e.to_wire() for e in pod.env or []]
-    return env
+    own += [{"name": n, "value": ""} for n in PINNED_EMPTY_ENV if n not in plan_env]
+    taken = {entry["name"] for entry in own}
+    env: list[dict[str, Any]] = []
+    for var in pod.env or []:
+        if var.name in taken:
+            continue
+        entry = var.to_wire()
+        if var.value is not None:
+            entry["value"] = literal_env_value(var.value)
+        env.append(entry)
+    return env + own
 
 
 def _pod_template(
@@ -184,7 +206,7 @@ def _pod_template(
         "image": pod.image or default_image,
         "imagePullPolicy": "IfNotPresent",
         "command": command,
-        "env": _env(plan_env, pod),
+        "env": _env(plan_env, pod, spec),
         "securityContext": _restricted_container_context(),
         # The load generator writes no files: a read-only root and no scratch volume.
         "volumeMounts": [
@@ -204,6 +226,9 @@ def _pod_template(
     if pod.resources:
         container["resources"] = pod.resources.to_wire()
     pod_spec: dict[str, Any] = {
+        # The load generator needs no Kubernetes API: no token in the pods (IRSA and EKS
+        # Pod Identity project their own token, this does not stop them).
+        "automountServiceAccountToken": False,
         "containers": [container],
         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
         "volumes": [

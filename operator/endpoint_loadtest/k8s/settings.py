@@ -10,6 +10,7 @@ from typing import Any
 from endpoint_loadtest.api.models import EndpointLoadTestSpec, Resources
 from endpoint_loadtest.engine.plan import planned_seconds
 from endpoint_loadtest.k8s.manifests import DEFAULT_IMAGE
+from endpoint_loadtest.k8s.pod_policy import PodPolicy
 from endpoint_loadtest.k8s.security_settings import SecuritySettings
 
 
@@ -52,6 +53,8 @@ class Settings:
     metrics_address: str = ""
     # The master, its results and the network (see security_settings.py).
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    # What a test may ask of its pods beyond the defaults (pod_policy.py; "*": anything).
+    pod_policy: PodPolicy = field(default_factory=PodPolicy)
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -67,6 +70,7 @@ class Settings:
             max_duration_seconds=_int_env("ELT_MAX_DURATION_SECONDS", 0),
             metrics_address=os.environ.get("ELT_METRICS_ADDRESS", ""),
             security=SecuritySettings.from_environment(),
+            pod_policy=PodPolicy.from_environment(),
         )
 
     def metrics_endpoint(self) -> tuple[str, int] | None:
@@ -90,7 +94,9 @@ class Settings:
         return spec.model_copy(update={"pod": pod})
 
     def check_caps(self, spec: EndpointLoadTestSpec) -> None:
-        """Refuse a test above the cluster's safety caps, naming the cap."""
+        """Refuse a test above the cluster's safety caps or outside its pod policy, naming
+        the cap or the setting."""
+        self.pod_policy.check(spec.pod, self.locust_image, self.locust_service_account)
         load = spec.load
         if self.max_users and load.peak_users > self.max_users:
             raise ValueError(

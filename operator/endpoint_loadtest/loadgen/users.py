@@ -26,6 +26,7 @@ from endpoint_loadtest.loadgen.errors import (
     classify_http_status,
     timeout_detail,
 )
+from endpoint_loadtest.loadgen.headers import request_headers, secret_header_values, secret_values
 from endpoint_loadtest.loadgen.latency import WINDOW
 from endpoint_loadtest.loadgen.phases import TRACKER, request_type
 
@@ -162,7 +163,7 @@ class HttpTargetUser(EndpointUser):
         cls.base_request_type = target.get("method", "POST")
         cls._method = target.get("method", "POST")
         cls._path = url.request_uri
-        cls._headers = {"Content-Type": "application/json", **(target.get("headers") or {})}
+        cls._headers = request_headers(target)
         cls._client = HTTPClient.from_url(
             url,
             concurrency=max(10, config.schedule.peak_users),
@@ -271,6 +272,7 @@ def request_values(config: LoadgenConfig) -> list[str]:
     for text in list(values):  # and each string inside a JSON body, echoed on its own
         values += _json_strings(text)
     values += [str(v) for v in (target.get("headers") or {}).values()]
+    values += list(secret_header_values(target).values()) + secret_values(target)
     values += [str(target[k]) for k in ("customAttributes",) if target.get(k)]
     return values
 
