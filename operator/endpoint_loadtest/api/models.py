@@ -541,7 +541,7 @@ class Load(ApiModel):
     @property
     def peak_users(self) -> int:
         """Users, or in the open model the in-flight cap (the concurrency either way)."""
-        if self.open_model:
+        if self.open_model or not self.shaped:  # a capacity search is open-model too
             return self.in_flight_cap
         if self.stages:
             return max(s.users or 0 for s in self.stages)
