@@ -95,6 +95,13 @@ def test_a_step_is_judged_like_a_single_test_plus_sustained() -> None:
     late = window(1, 100, 50, shortfall=50)
     _, _, step = judge_step(late, spec().thresholds)
     assert step.limited_by == "generator" and "fell behind" in step.message
+    # the endpoint's own error answers fail a step whatever the generator did
+    answered = window(1, 100, 50, failures=100, shortfall=50, errorsByStatus={"5xx": 100})
+    _, _, step = judge_step(answered, spec().thresholds)
+    assert step.limited_by == "errors"
+    timeouts = window(1, 100, 50, failures=100, shortfall=50, errorsByStatus={"none": 100})
+    _, _, step = judge_step(timeouts, spec().thresholds)
+    assert step.limited_by == "generator"
 
 
 def test_assess_answers_with_capacity_recommendation_and_one_check_per_step() -> None:

@@ -6,8 +6,9 @@ TPS (successful requests of the window per second, a single test's successTps) a
 least 97% of the rate offered. What failed a step names the limit: errors first (a
 throttled endpoint is limited by its errors, not saturated), then latency, then
 throughput, then CPU; a step the load generator could not drive (Inconclusive) is
-limited by the `generator`. The bracket and the stop are engine/search.py's, read over
-the same steps as the master read them while it ran.
+limited by the `generator`, unless the endpoint answered more errors than allowed
+(those are its own, whatever the generator did). The bracket and the stop are
+engine/search.py's, read over the same steps as the master read them while it ran.
 
 Everything comes from the master's one final result (/elt/result), never from live
 polls; the CloudWatch figures of each step's window (read after the search) are
@@ -85,7 +86,8 @@ def judge_step(
     )
     failed = [c for c in verdict.checks if not c.passed and c.name not in VALIDITY_CHECKS]
     limit: str | None = None
-    if verdict.result == VerdictResult.INCONCLUSIVE:
+    generator = verdict.result == VerdictResult.INCONCLUSIVE
+    if generator and not _answered_errors(results, thresholds):
         limit, message = "generator", verdict.message.removeprefix("Inconclusive: ").rstrip(".")
     elif failed:
         limit = min((_limit_of(c) for c in failed), key=LIMIT_ORDER.index)
@@ -109,6 +111,16 @@ def judge_step(
         window_end=_iso(window.get("windowEnd")),
     )
     return results, verdict, step
+
+
+def _answered_errors(results: Results, thresholds: Thresholds) -> bool:
+    """Whether the endpoint itself answered more errors (HTTP 4xx/5xx) than allowed.
+
+    Such a step failed whatever the generator did: sends it made late or not at all only
+    lowered the load the endpoint saw. (Timeouts and connection errors are not counted:
+    a saturated client can cause those.)"""
+    answered = sum(n for status, n in results.errors_by_status.items() if status != "none")
+    return bool(results.requests) and answered / results.requests > thresholds.max_error_rate
 
 
 def _passing_text(results: Results, offered: float) -> str:
