@@ -93,6 +93,9 @@ def judge_step(
         limit = min((_limit_of(c) for c in failed), key=LIMIT_ORDER.index)
         first = next(c for c in failed if _limit_of(c) == limit)
         message = "; ".join(c.message for c in [first, *(c for c in failed if c is not first)])
+        if limit == "errors" and results.errors_by_type:  # by type: throttling is not saturation
+            ranked = sorted(results.errors_by_type.items(), key=lambda kv: (-kv[1], kv[0]))
+            message += " (" + ", ".join(f"{name} x{n}" for name, n in ranked[:3]) + ")"
     else:
         message = _passing_text(results, offered)
     step = CapacityStep(
