@@ -156,3 +156,20 @@ def test_spec_rules_name_the_field() -> None:
         spec(maxTPS=10)
     with pytest.raises(ValueError, match="minTPS does not apply"):
         EndpointLoadTestSpec.model_validate({**spec().to_wire(), "thresholds": {"minTPS": 10}})
+
+
+def test_the_plan_and_the_deadlines_of_a_search() -> None:
+    from endpoint_loadtest.engine.lifecycle import deadlines_for
+    from endpoint_loadtest.engine.plan import Placement, build_plan
+
+    test = spec(stepWarmup="5s", maxSteps=6, precision=0.1)
+    plan = build_plan(test, name="t", run_id="r", placement=Placement("/p", "m"))
+    schedule = plan.config["schedule"]
+    assert schedule["stages"][0]["targetTps"] == 20  # the open model from startTPS
+    assert (schedule["warmupSeconds"], schedule["durationSeconds"]) == (5, 10)
+    assert schedule["search"]["maxSteps"] == 6 and schedule["search"]["precision"] == 0.1
+    assert schedule["search"]["thresholds"]["latencyMs"] == {"p99": 100}
+    assert plan.planned_seconds == 6 * 15
+    table = deadlines_for(test, start=60)
+    drain = test.load.request_timeout_seconds + 15
+    assert table.overall >= 60 + 6 * 15 + 6 * drain
