@@ -966,10 +966,11 @@ class EndpointLoadTestSpec(ApiModel):
                 f"step, fewer than thresholds.minRequests {self.thresholds.min_requests}: "
                 "raise either, or lower minRequests"
             )
-        if self.cloudwatch.enabled and search.step_duration_seconds < self.cloudwatch.period:
+        period = self.cloudwatch.period
+        if self.cloudwatch.enabled and search.step_duration_seconds % period:
             raise ValueError(
-                f"search.stepDuration must be at least cloudwatch.period "
-                f"({self.cloudwatch.period}s) so that each step has a CloudWatch period of its own"
+                f"search.stepDuration must be a multiple of cloudwatch.period ({period}s): "
+                "each step's window then spans whole CloudWatch periods of its own"
             )
         return self
 

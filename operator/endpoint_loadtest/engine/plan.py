@@ -154,8 +154,16 @@ def _search_schedule(spec: EndpointLoadTestSpec) -> dict[str, Any]:
             "maxSteps": search.max_steps,
             # Each step is judged on the master as the engine judges it (engine/capacity.py).
             "thresholds": spec.thresholds.to_wire(),
+            # With CloudWatch each window opens on a period boundary, so that the periods
+            # read for a step hold that step's load alone.
+            "alignSeconds": _cloudwatch_period(spec),
         },
     }
+
+
+def _cloudwatch_period(spec: EndpointLoadTestSpec) -> int | None:
+    enabled = spec.cloudwatch.enabled and spec.target.sagemaker is not None
+    return spec.cloudwatch.period if enabled else None
 
 
 def _schedule(spec: EndpointLoadTestSpec, placement: Placement) -> dict[str, Any]:
@@ -201,8 +209,9 @@ def _schedule(spec: EndpointLoadTestSpec, placement: Placement) -> dict[str, Any
 def planned_seconds(spec: EndpointLoadTestSpec) -> float:
     """How long the run should take once all workers are connected (a search: at most)."""
     load = spec.load
-    if spec.search is not None:
-        return spec.search.planned_seconds
+    if spec.search is not None:  # and each window's wait for a period boundary
+        align = _cloudwatch_period(spec) or 0
+        return spec.search.planned_seconds + spec.search.max_steps * align
     if load.stages:
         return load.total_stage_seconds
     if load.open_model:  # no ramp-up: the rate starts at once

@@ -5,8 +5,10 @@ closes it the way a single test's window closes (the workers stop counting reque
 as measured, finish those in flight, flush, and confirm; sending pauses meanwhile, so
 the next step starts from an idle endpoint rather than from the queue this step left),
 is judged exactly as the engine judges it (engine/capacity.py), and the
-search's rule (engine/search.py) picks the next rate. Locust's statistics of a judged
-step are kept under "<type> [step N]", so the next window starts from nothing and
+search's rule (engine/search.py) picks the next rate. With CloudWatch each window
+opens on a period boundary (the warmup lasts up to one period longer), so the
+periods read for a step afterwards hold that step's load alone. Locust's statistics of
+a judged step are kept under "<type> [step N]", so the next window starts from nothing and
 Locust's own report shows every step.
 
 The final result (/elt/result) carries every step's window figures; the runtime's
@@ -64,6 +66,7 @@ class SearchSchedule:
         )
         self.thresholds = Thresholds.model_validate(plan.get("thresholds") or {})
         self.warmup = schedule.warmup_seconds
+        self.align = float(plan.get("alignSeconds") or 0)
         self.duration = float(schedule.duration_seconds or 0)
         self.windows: list[dict[str, Any]] = []
         self.outcomes: list[rule.Outcome] = []
@@ -78,7 +81,7 @@ class SearchSchedule:
             conductor.state = "warmup"
             conductor.message = f"step {index}: {rate:g} requests/s, warming up"
             self._publish(rate)
-            conductor._sleep(self.warmup)
+            conductor._sleep(self.warmup + self._to_boundary(time.time() + self.warmup))
             if conductor._stop_requested.is_set():
                 break
             self._measure(index, rate)
@@ -87,6 +90,10 @@ class SearchSchedule:
             decision = rule.next_step(self.settings, self.outcomes)
         self.stop = decision.stop if not conductor.interrupted else rule.Stop.INTERRUPTED
         self._finish()
+
+    def _to_boundary(self, at: float) -> float:
+        """Seconds from `at` to the next CloudWatch period boundary (0 without CloudWatch)."""
+        return (-at) % self.align if self.align else 0.0
 
     def _measure(self, index: int, rate: float) -> None:
         conductor = self.conductor
