@@ -173,3 +173,13 @@ def test_the_plan_and_the_deadlines_of_a_search() -> None:
     table = deadlines_for(test, start=60)
     drain = test.load.request_timeout_seconds + 15
     assert table.overall >= 60 + 6 * 15 + 6 * drain
+
+
+def test_a_steps_cloudwatch_read_is_its_own_periods() -> None:
+    from endpoint_loadtest.engine.capacity import step_windows
+
+    steps = [
+        {"windowStart": 600.0, "windowEnd": 660.004},
+        {"windowStart": 720.0, "windowEnd": 839.9},
+    ]
+    assert step_windows({"search": {"steps": steps}}, 60) == [(600.0, 660.0), (720.0, 840.0)]

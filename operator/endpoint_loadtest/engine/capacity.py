@@ -294,10 +294,19 @@ def _message(
     )
 
 
-def step_windows(result: dict[str, Any]) -> list[tuple[float, float]]:
-    """Each step's window (epoch seconds), for the runtime's CloudWatch reads."""
+def step_windows(result: dict[str, Any], period: int) -> list[tuple[float, float]]:
+    """The CloudWatch periods of each step's window (epoch seconds), for the runtime's reads.
+
+    A window opens on a period boundary and lasts whole periods, give or take the
+    milliseconds of closing it: read exactly those periods, not the next one too (it
+    holds the next step's warmup)."""
     steps = (result.get("search") or {}).get("steps") or []
-    return [(float(s["windowStart"]), float(s["windowEnd"])) for s in steps]
+    windows = []
+    for step in steps:
+        start, end = float(step["windowStart"]), float(step["windowEnd"])
+        periods = max(1, round((end - start) / period))
+        windows.append((start, start + periods * period))
+    return windows
 
 
 def evaluate_run(

@@ -412,7 +412,7 @@ class _Tick:
             if figures is not None and self.spec.search is not None:  # each step's window
                 per_step = [
                     cloudwatch.scrape_window(self.spec, start, end).figures
-                    for start, end in step_windows(window)
+                    for start, end in step_windows(window, self.spec.cloudwatch.period)
                 ]
         results, verdict, capacity = evaluate_run(window, self.spec, figures, per_step)
         reason = finish.reason.value if finish.reason == lc.Reason.WORKER_LOST else None

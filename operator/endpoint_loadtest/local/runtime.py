@@ -152,7 +152,7 @@ class LocalRun:
             if figures is not None and self.test.spec.search is not None:
                 per_step = [
                     cw.scrape_window(self.test.spec, start, end).figures
-                    for start, end in step_windows(window)
+                    for start, end in step_windows(window, self.test.spec.cloudwatch.period)
                 ]
         results, verdict, capacity = evaluate_run(window, self.test.spec, figures, per_step)
         return completed_status(
