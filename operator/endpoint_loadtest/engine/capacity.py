@@ -298,14 +298,15 @@ def step_windows(result: dict[str, Any], period: int) -> list[tuple[float, float
     """The CloudWatch periods of each step's window (epoch seconds), for the runtime's reads.
 
     A window opens on a period boundary and lasts whole periods, give or take the
-    milliseconds of closing it: read exactly those periods, not the next one too (it
-    holds the next step's warmup)."""
+    milliseconds of opening and closing it: read exactly those periods, not the next one
+    too (it holds the next step's warmup)."""
     steps = (result.get("search") or {}).get("steps") or []
     windows = []
     for step in steps:
         start, end = float(step["windowStart"]), float(step["windowEnd"])
+        first = round(start / period) * period  # the boundary the window opened on
         periods = max(1, round((end - start) / period))
-        windows.append((start, start + periods * period))
+        windows.append((float(first), float(first + periods * period)))
     return windows
 
 
