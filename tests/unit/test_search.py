@@ -179,7 +179,7 @@ def test_a_steps_cloudwatch_read_is_its_own_periods() -> None:
     from endpoint_loadtest.engine.capacity import step_windows
 
     steps = [
-        {"windowStart": 600.0, "windowEnd": 660.004},
-        {"windowStart": 720.0, "windowEnd": 839.9},
+        {"windowStart": 600.002, "windowEnd": 660.004},
+        {"windowStart": 719.999, "windowEnd": 839.9},
     ]
     assert step_windows({"search": {"steps": steps}}, 60) == [(600.0, 660.0), (720.0, 840.0)]
