@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv test unit lint crds demo demo-capacity clean
+.PHONY: help venv test unit lint crds demo demo-capacity clean report-tools
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -28,11 +28,14 @@ crds: venv ## render crds/ from the pydantic models (and the chart's copy)
 	$(PY) -m endpoint_loadtest.api.crd --output crds/
 	cp crds/*.yaml charts/endpoint-loadtest-operator/files/crds/
 
-unit: venv ## the fast tests: no cluster, no Locust processes
+unit: venv report-tools ## the fast tests: no cluster, no Locust processes
 	$(PY) -m pytest -m "not cluster and not e2e and not slow"
 
-test: lint cluster-tools image ## lint, then the whole suite (what CI runs; builds the tools and images first)
+test: lint cluster-tools image report-tools ## lint, then the whole suite (what CI runs; builds the tools and images first)
 	$(PY) -m pytest
+
+report-tools: ## headless Chromium (Debian's), which the report tests open report.html in
+	bash hack/chromium.sh
 
 demo: venv ## a whole load test against the SageMaker simulator, output in demo-output/
 	$(PY) hack/demo.py

@@ -25,7 +25,8 @@ EXAMPLE = ROOT / "examples" / "distilbert-demo.yaml"
 ENDPOINT = "distilbert-demo"
 START_TIMEOUT_SECONDS = 30.0
 
-# A scaled-down seed endpoint: 2 instances x 4 vCPUs x ~18 ms => about 400 TPS capacity.
+# A scaled-down endpoint of AWS's load-testing practice: 2 instances x 4 vCPUs x ~18 ms
+# => about 400 TPS capacity.
 SIMULATOR_ARGS = [
     "--endpoint", ENDPOINT,
     "--instances", "2",

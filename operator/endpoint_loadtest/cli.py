@@ -18,6 +18,10 @@ from endpoint_loadtest import __version__
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("endpoint_loadtest.local.command", "run a load test document on this machine"),
     "validate": ("endpoint_loadtest.api.command", "check a load test document"),
+    "report": (
+        "endpoint_loadtest.report.command",
+        "write the HTML report of a test in a cluster, from its status",
+    ),
     "simulate": (
         "endpoint_loadtest.simulator.command",
         "serve a SageMaker real-time endpoint simulator on loopback",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -31,9 +32,13 @@ def _spec(**pod: Any) -> EndpointLoadTestSpec:
     )
 
 
+START_TIMEOUT = 420.0
+
+
 def _children(name: str = "smoke", spec: EndpointLoadTestSpec | None = None) -> dict[str, Any]:
     spec = spec or _spec()
-    plan = build_plan(spec, name=name, run_id="r1", placement=placement_for(name, "ns", spec))
+    placement = placement_for(name, "ns", spec, start_timeout_seconds=START_TIMEOUT)
+    plan = build_plan(spec, name=name, run_id="r1", placement=placement)
     built = build_children(name, "ns", "r1", spec, plan, "registry.example/elt:1")
     return {f"{m['kind']}/{m['metadata']['name']}": m for m in built}
 
@@ -111,6 +116,11 @@ def test_the_plan_reaches_the_pods_as_a_mounted_file_not_a_variable() -> None:
             "volumeMounts"
         ]
         assert {"name": "plan", "configMap": {"name": "smoke-plan"}} in pod["volumes"]
+
+
+def test_the_master_waits_for_workers_as_long_as_the_operator_waits_for_the_start() -> None:
+    plan = json.loads(_children()["ConfigMap/smoke-plan"]["data"]["plan.json"])
+    assert plan["schedule"]["workerConnectTimeoutSeconds"] == START_TIMEOUT
 
 
 def test_selectors_carry_the_run_id() -> None:

@@ -295,3 +295,18 @@ def test_a_search_result_becomes_status_capacity_and_a_rerun_clears_it() -> None
     world.body["metadata"]["generation"] = 2
     world.tick()
     assert "capacity" not in world.status  # a new run starts without the old answer
+
+
+def test_the_series_grows_in_the_status_tick_by_tick_and_a_new_run_starts_anew() -> None:
+    """The operator keeps nothing between ticks: status.series is grown from the status."""
+    world = World()
+    world.running()
+    world.master.status = conductor("measuring", windowStart=0.5)
+    for _ in range(3):
+        world.tick()
+    series = world.status["series"]
+    assert series["seen"] == len(series["t"]) >= 3
+    assert series["windowStart"] == 0.5 and len(series["rps"]) == len(series["t"])
+    world.body["metadata"]["generation"] = 2
+    world.tick()  # the spec changed: a new run, a new series
+    assert "series" not in world.status

@@ -468,7 +468,7 @@ class Load(ApiModel):
         default="fast",
         description="SageMaker targets: `fast` signs InvokeEndpoint (SigV4) over Locust's "
         "fast HTTP client, several times cheaper per request; `boto3` calls boto3 "
-        "invoke_endpoint like the seed practice.",
+        "invoke_endpoint like AWS's load-testing practice.",
     )
 
     @model_validator(mode="after")
@@ -594,8 +594,8 @@ class CloudWatchThresholds(ApiModel):
         gt=0,
         le=100,
         description="Ceiling on the hottest instance's CPU, in percent of the whole instance "
-        "(CloudWatch's CPUUtilization / cloudwatch.instanceVcpus). The seed practice aims "
-        "at 60-70%.",
+        "(CloudWatch's CPUUtilization / cloudwatch.instanceVcpus). AWS's load-testing "
+        "practice aims at 60-70%.",
     )
 
 
@@ -1345,6 +1345,15 @@ class EndpointLoadTestStatus(ApiModel):
     conditions: list[Condition] = Field(default_factory=list)
     history: list[RunRecord] = Field(default_factory=list)
     observed_generation: int | None = None
+    series: dict[str, Any] | None = Field(
+        default=None,
+        description="The run's live figures over time, for its report (`elt report`): one "
+        "list per figure, at most 200 points (at most 15 kB), downsampled evenly: start "
+        "(epoch seconds), t (seconds from start), rps, p50Ms, p99Ms, failures (cumulative), "
+        "users, targetTPS, workerCpu; windowStart and windowEnd (epoch seconds) mark the "
+        "measured window.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
     lifecycle: dict[str, Any] | None = Field(
         default=None,
         description="The run's lifecycle bookkeeping (deadlines, the master's identity).",

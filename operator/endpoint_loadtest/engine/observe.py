@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint_loadtest.api.models import Progress, StreamingProgress
+from endpoint_loadtest.engine import timeline
 
 TERMINAL_STATES = ("finished", "error")
 
@@ -86,12 +87,18 @@ class Series:
     points: list[dict[str, Any]] = field(default_factory=list)
     stride: int = 1
     latest: dict[str, Any] | None = None
+    # The smaller series kept in the status for the report (engine/timeline.py).
+    status_series: dict[str, Any] | None = None
     _seen: int = 0
 
     def add(self, snapshot: Snapshot) -> None:
         if not snapshot.stats:
             return
-        point = {"at": snapshot.at, **snapshot.progress().to_wire()}
+        progress = snapshot.progress()
+        self.status_series = timeline.add_point(
+            self.status_series, snapshot.at, progress, snapshot.status
+        )
+        point = {"at": snapshot.at, **progress.to_wire()}
         self.latest = point
         self._seen += 1
         if (self._seen - 1) % self.stride:

@@ -95,8 +95,14 @@ def payload_config_maps(spec: EndpointLoadTestSpec) -> list[str]:
     return sorted({ref.name for ref in refs})
 
 
-def placement_for(test_name: str, namespace: str, spec: EndpointLoadTestSpec) -> Placement:
-    """Where the Locust processes find each other in a cluster."""
+def placement_for(
+    test_name: str, namespace: str, spec: EndpointLoadTestSpec, *, start_timeout_seconds: float
+) -> Placement:
+    """Where the Locust processes find each other in a cluster.
+
+    The master waits for its workers as long as the operator waits for the run to
+    start: on a busy node workers may come up long after the master.
+    """
     refs = [b.config_map_key_ref for b in spec.payload.all_bodies() if b.config_map_key_ref]
     return Placement(
         config_map_paths={
@@ -109,6 +115,7 @@ def placement_for(test_name: str, namespace: str, spec: EndpointLoadTestSpec) ->
         master_port=MASTER_PORT,
         web_port=WEB_PORT,
         inline_bodies=True,
+        worker_connect_timeout_seconds=start_timeout_seconds,
     )
 
 

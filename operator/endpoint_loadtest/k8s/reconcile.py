@@ -30,6 +30,7 @@ from endpoint_loadtest.api.models import (
     RunResult,
 )
 from endpoint_loadtest.engine import lifecycle as lc
+from endpoint_loadtest.engine import timeline
 from endpoint_loadtest.engine.capacity import evaluate_run, step_windows
 from endpoint_loadtest.engine.observe import MasterClient, MasterUnavailable, Snapshot
 from endpoint_loadtest.engine.plan import WEB_PORT, PlanError, build_plan
@@ -46,7 +47,7 @@ FINISHED = lc.FINISHED
 CHILDREN_REMOVED = "childrenRemoved"
 # Fields that change on every poll: written at most this often (phase changes at once).
 LIVE_WRITE_SECONDS = 5.0
-LIVE_KEYS = ("progress", "workers", "message")
+LIVE_KEYS = ("progress", "workers", "message", "series")
 
 
 @dataclass
@@ -174,6 +175,7 @@ class Reconciler:
             "capacity": None,
             "progress": None,
             "workers": None,
+            "series": None,
             "history": history,
             "observedGeneration": generation,
             "conditions": _running_conditions(generation, "run starting"),
@@ -310,7 +312,10 @@ class _Tick:
             return lc.Observation(created=False)
         spec = self.r.settings.apply_defaults(self.spec)
         try:
-            placement = placement_for(self.name, self.namespace, spec)
+            placement = placement_for(
+                self.name, self.namespace, spec,
+                start_timeout_seconds=self.r.settings.start_timeout_seconds,
+            )  # fmt: skip
             plan = build_plan(spec, name=self.name, run_id=self.run_id, placement=placement)
         except PlanError as error:
             return lc.Observation(refusal=lc.Refusal(str(error), permanent=True))
@@ -376,7 +381,11 @@ class _Tick:
             "expected": workers.get("expected", 0),
             "connected": workers.get("connected", 0),
         }
-        patch["progress"] = snapshot.progress().to_wire()
+        progress = snapshot.progress()
+        patch["progress"] = progress.to_wire()
+        patch["series"] = timeline.add_point(
+            self.status.get("series"), snapshot.at, progress, snapshot.status
+        )
         key = (self.namespace, self.name)
         start = snapshot.status.get("windowStart")
         if start is None or not cloudwatch.live_due(

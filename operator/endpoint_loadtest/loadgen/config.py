@@ -96,7 +96,8 @@ class LoadgenConfig:
     target: dict[str, Any]
     schedule: Schedule
     payload: Payload
-    # SageMaker targets: "fast" (SigV4 over geventhttpclient) or "boto3" (the seed's way).
+    # SageMaker targets: "fast" (SigV4 over geventhttpclient) or "boto3" (AWS's load-testing
+    # practice's way).
     client: str = "fast"
 
     @property

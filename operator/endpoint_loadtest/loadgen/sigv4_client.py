@@ -289,7 +289,7 @@ def invoke_kwargs_for(target: Mapping[str, Any]) -> dict[str, str]:
 
 
 def botocore_client(region: str, timeout: float = 70.0, max_pool: int = 10) -> Any:
-    """A sagemaker-runtime client as the seed practice makes it: retries off."""
+    """A sagemaker-runtime client as AWS's load-testing practice makes it: retries off."""
     import boto3
     from botocore.config import Config
 

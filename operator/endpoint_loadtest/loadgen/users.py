@@ -90,7 +90,7 @@ class EndpointUser(User):
 
 
 class SageMakerBoto3User(EndpointUser):
-    """The seed practice's user: boto3 sagemaker-runtime invoke_endpoint, retries off."""
+    """AWS's load-testing practice's user: boto3 sagemaker-runtime invoke_endpoint, no retries."""
 
     abstract = True
     base_request_type = "InvokeEndpoint"

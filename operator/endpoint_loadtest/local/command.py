@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-o",
         type=Path,
         default=Path("elt-output"),
-        help="folder for result.json, Locust's CSVs and HTML report (default: elt-output)",
+        help="folder for result.json, report.html, Locust's CSVs and report (default: elt-output)",
     )
     parser.add_argument(
         "--workers",

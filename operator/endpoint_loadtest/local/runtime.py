@@ -48,6 +48,7 @@ from endpoint_loadtest.local.progress import (
 )
 from endpoint_loadtest.observability import cloudwatch as cw
 from endpoint_loadtest.observability.exporter import EXPORTER, serve
+from endpoint_loadtest.report.render import render_report
 
 POLL_SECONDS = 1.0
 START_TIMEOUT_SECONDS = 60.0  # no image to pull here; the other bounds: engine/lifecycle.py
@@ -59,8 +60,8 @@ EXIT_CODES = {
     VerdictResult.INCONCLUSIVE: EXIT_INCONCLUSIVE,
 }
 
-REPORTS = {
-    "report.html": "/stats/report?download=1&theme=light",
+REPORTS = {  # report.html is our own (endpoint_loadtest.report), written beside these
+    "locust-report.html": "/stats/report?download=1&theme=light",
     "locust_stats.csv": "/stats/requests/csv",
     "locust_failures.csv": "/stats/failures/csv",
     "locust_exceptions.csv": "/exceptions/csv",
@@ -350,6 +351,13 @@ def write_result(output: Path, test: EndpointLoadTest, status: EndpointLoadTestS
     return path
 
 
+def write_report(output: Path, test: EndpointLoadTest, status: EndpointLoadTestStatus) -> Path:
+    """report.html: our report of the verdict's figures (Locust's is locust-report.html)."""
+    path = output / "report.html"
+    path.write_text(render_report(status.to_wire(), test.spec.to_wire(), test.metadata.name))
+    return path
+
+
 def _render_cloudwatch(status: EndpointLoadTestStatus) -> None:
     """The endpoint's CloudWatch figures under the verdict table, or why they are missing."""
     for condition in status.conditions:
@@ -414,7 +422,10 @@ def run_command(args: argparse.Namespace) -> int:
         status = error_status(
             run_id=run.run_id, started_at=run.started_at, message="interrupted before a result"
         )
+    if getattr(run, "client", None) is not None:
+        status.series = run.client.series.status_series
     path = write_result(output, test, status)
+    report = write_report(output, test, status)
     render_verdict(status)
     if status.capacity is not None:
         render_capacity(status.capacity)
@@ -424,7 +435,7 @@ def run_command(args: argparse.Namespace) -> int:
         linger = float(getattr(args, "metrics_linger", 0.0))
         if linger > 0 and not EXPORTER.wait_scraped(linger):
             print(f"metrics: the final figures were not scraped within {linger:g}s")
-    print(f"result: {path}  report: {output / 'report.html'}")
+    print(f"result: {path}  report: {report}")
     if status.verdict is None:
         return EXIT_ERROR
     return EXIT_CODES[VerdictResult(status.verdict.result)]
