@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help venv test unit lint crds demo clean report-tools
+.PHONY: help venv test unit lint crds demo demo-capacity clean report-tools
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -39,6 +39,9 @@ report-tools: ## headless Chromium (Debian's), which the report tests open repor
 
 demo: venv ## a whole load test against the SageMaker simulator, output in demo-output/
 	$(PY) hack/demo.py
+
+demo-capacity: venv ## a capacity search against the simulator: max TPS within the SLO, instances for a target, autoscaling target
+	$(PY) hack/demo_capacity.py
 
 clean: ## remove build and run artefacts (keeps bin/ and .venv)
 	rm -rf demo-output bench-output .pytest_cache .ruff_cache

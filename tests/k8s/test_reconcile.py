@@ -296,6 +296,36 @@ def test_a_200_kib_inline_body_is_planned_into_the_configmap_file() -> None:
     assert len(plan["data"]["plan.json"]) > 200 * 1024
 
 
+def test_a_search_result_becomes_status_capacity_and_a_rerun_clears_it() -> None:
+    world = World()
+    world.body["spec"] = {
+        **{k: v for k, v in SPEC.items() if k != "load"},
+        "load": {"workers": 1},
+        "search": {"startTPS": 20, "maxTPS": 40, "stepDuration": "5s", "targetTPS": 50},
+    }
+    world.running()
+    steps = [
+        {"index": i + 1, "offeredTPS": rate, "requests": rate * 5, "failures": 0,
+         "windowSeconds": 5.0, "windowStart": 10.0 * i, "windowEnd": 10.0 * i + 5,
+         "latencyMs": {"p50": 10.0, "p99": 20.0}}
+        for i, rate in enumerate([20, 40])
+    ]  # fmt: skip
+    world.master.status = conductor("finished", windowStart=0.0, windowEnd=15.0)
+    world.master.window = {"search": {"steps": steps}, "totalRequests": 400}
+    world.tick()
+    status = world.status
+    assert status["phase"] == "Completed", status
+    assert status["verdict"]["result"] == "Inconclusive"  # maxTPS 40 passed: at least
+    capacity = status["capacity"]
+    assert capacity["maxTPS"] == 40.0 and capacity["atLeast"] is True
+    assert capacity["recommendation"]["instances"] == 2  # ceil(50 / (40 x 0.65))
+    assert [c["name"] for c in status["verdict"]["checks"]] == ["step1", "step2"]
+    assert status["results"]["totalRequests"] == 400
+    world.body["metadata"]["generation"] = 2
+    world.tick()
+    assert "capacity" not in world.status  # a new run starts without the old answer
+
+
 def test_the_series_grows_in_the_status_tick_by_tick_and_a_new_run_starts_anew() -> None:
     """The operator keeps nothing between ticks: status.series is grown from the status."""
     world = World()

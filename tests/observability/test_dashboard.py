@@ -12,6 +12,7 @@ from test_exporter import (
     FULL_STATUS,
     LIVE_SNAPSHOT,
     LIVE_STATUS,
+    SEARCH_STATUS,
     STREAMED_SPEC,
     STREAMED_STATUS,
     registry_with,
@@ -52,6 +53,7 @@ def exported_names() -> set[str]:
     exporter.update("ns", "t", FULL_STATUS, spec=FULL_SPEC)
     exporter.update("ns", "llm", STREAMED_STATUS, spec=STREAMED_SPEC)
     exporter.update("ns", "running", LIVE_STATUS, snapshot=LIVE_SNAPSHOT, spec=FULL_SPEC)
+    exporter.update("ns", "search", SEARCH_STATUS, spec=FULL_SPEC)
     text = generate_latest(registry_with(exporter)).decode()
     return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
 
@@ -76,6 +78,9 @@ def test_every_query_uses_exported_metric_names():
         "elt_endpoint_cpu_utilization_ratio",
         "elt_endpoint_memory_utilization_ratio",
         "elt_worker_cpu_max_ratio",
+        "elt_capacity_max_tps",
+        "elt_capacity_step_achieved_tps",
+        "elt_capacity_step_offered_tps",
     ):
         assert name in used
 

@@ -122,6 +122,38 @@ LIVE_STATUS = {
     "progress": LIVE_SNAPSHOT.progress().to_wire(),
 }
 
+SEARCH_STATUS = {
+    "phase": "Completed",
+    "runId": "r3",
+    "verdict": {"result": "Passed", "checks": [], "message": ""},
+    "capacity": {
+        "maxTPS": 97.5, "atLeast": False, "perInstanceTPS": 48.75, "instances": 2,
+        "limitedBy": "latency", "limitDetail": "p99 120 ms > 100 ms at 100 TPS",
+        "steps": [
+            {"index": 1, "offeredTPS": 50, "achievedTPS": 49.9, "p99Ms": 60.0,
+             "errorRate": 0.0, "passed": True},
+            {"index": 2, "offeredTPS": 100, "achievedTPS": 99.8, "p99Ms": 120.0,
+             "errorRate": 0.0, "passed": False, "limitedBy": "latency"},
+        ],
+        "recommendation": {"instances": 16, "invocationsPerInstanceTarget": 1462.5},
+    },
+}  # fmt: skip
+
+
+def test_a_capacity_search_exports_its_steps_and_answer() -> None:
+    exporter = LoadTestExporter()
+    exporter.update("ns", "sizing", SEARCH_STATUS)
+    text = generate_latest(registry_with(exporter)).decode()
+    labels = 'name="sizing",namespace="ns",run="r3"'
+    assert f"elt_capacity_max_tps{{{labels}}} 97.5" in text
+    assert f"elt_capacity_per_instance_tps{{{labels}}} 48.75" in text
+    assert f'elt_capacity_limited_by{{limit="latency",{labels}}} 1.0' in text
+    assert f'elt_capacity_limited_by{{limit="errors",{labels}}} 0.0' in text
+    assert f"elt_capacity_recommended_instances{{{labels}}} 16.0" in text
+    assert f'elt_capacity_step_offered_tps{{{labels},step="2"}} 100.0' in text
+    assert f'elt_capacity_step_p99_seconds{{{labels},step="2"}} 0.12' in text
+    assert f'elt_capacity_step_passed{{{labels},step="2"}} 0.0' in text
+
 
 def registry_with(exporter: LoadTestExporter) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)

@@ -128,7 +128,8 @@ def test_names_status_and_printer_columns() -> None:
     assert version["name"] == "v1alpha1" and version["served"] and version["storage"]
     assert version["subresources"] == {"status": {}}
     columns = {c["name"]: c for c in version["additionalPrinterColumns"]}
-    assert set(columns) == {"Endpoint", "Phase", "Verdict", "TPS", "P99 ms", "Age"}
+    assert set(columns) == {"Endpoint", "Phase", "Verdict", "TPS", "P99 ms", "Max TPS", "Age"}
+    assert columns["Max TPS"]["jsonPath"] == ".status.capacity.maxTPS"
     assert columns["Verdict"]["jsonPath"] == ".status.verdict.result"
     assert columns["TPS"]["type"] == "number"
     assert columns["Age"]["type"] == "date"

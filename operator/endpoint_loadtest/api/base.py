@@ -1,4 +1,8 @@
-"""The base of every API model and the CEL rule helper, shared by the model modules."""
+"""The base of every API model: camelCase on the wire, unknown fields rejected.
+
+Its own module so that the models of one feature (search_models.py) and the main
+models (models.py) share it without importing each other.
+"""
 
 from __future__ import annotations
 

@@ -106,6 +106,8 @@ def to_structural(node: Any) -> Any:
             continue
         elif key in _KEPT:
             out[key] = value
+    if out.get("x-kubernetes-preserve-unknown-fields") and out.get("additionalProperties") is True:
+        out.pop("additionalProperties")  # a free-form object: preserving says it all
     if out.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
     if "enum" in out and "type" not in out:
@@ -155,6 +157,7 @@ def build_crd() -> dict[str, Any]:
         ("Verdict", "string", ".status.verdict.result", None),
         ("TPS", "number", ".status.results.tps", None),
         ("P99 ms", "number", ".status.results.latencyMs.p99", None),
+        ("Max TPS", "number", ".status.capacity.maxTPS", None),
         ("Age", "date", ".metadata.creationTimestamp", None),
     ]
     return {

@@ -12,7 +12,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from endpoint_loadtest.api.base import ApiModel, cel
 from endpoint_loadtest.api.durations import Duration, parse_duration
@@ -29,6 +36,7 @@ from endpoint_loadtest.api.pod_security import (
     check_env_name,
     check_env_prefix,
 )
+from endpoint_loadtest.api.search_models import Capacity, Search
 
 GROUP = "perf.elt.dev"
 VERSION = "v1alpha1"
@@ -343,6 +351,7 @@ class Payload(ApiModel):
 
 
 DEFAULT_MAX_IN_FLIGHT = 1000
+LOAD_SHAPE = "set either load.users (or load.targetTPS) and load.duration, or load.stages"
 IN_FLIGHT_BELOW_WORKERS = (
     "load.maxInFlight must be at least load.workers: each worker keeps at least one "
     "request in flight, so a smaller cap would not hold"
@@ -398,7 +407,8 @@ class Load(ApiModel):
                 cel(
                     "has(self.stages) ? !has(self.users) && !has(self.targetTPS) "
                     "&& !has(self.duration) "
-                    ": has(self.users) != has(self.targetTPS) && has(self.duration)",
+                    ": (!has(self.users) && !has(self.targetTPS) && !has(self.duration)) "
+                    "|| (has(self.users) != has(self.targetTPS) && has(self.duration))",
                     "set either load.users (or load.targetTPS) and load.duration, or load.stages",
                 ),
                 cel(
@@ -408,7 +418,8 @@ class Load(ApiModel):
                 ),
                 cel(
                     "!has(self.maxInFlight) || has(self.targetTPS) "
-                    "|| (has(self.stages) && self.stages.all(s, has(s.targetTPS)))",
+                    "|| (has(self.stages) && self.stages.all(s, has(s.targetTPS))) "
+                    "|| (!has(self.users) && !has(self.stages))",
                     "load.maxInFlight applies to the open model (targetTPS) only",
                 ),
                 cel(
@@ -490,8 +501,10 @@ class Load(ApiModel):
 
     @model_validator(mode="after")
     def _one_shape(self) -> Load:
-        shape = "set either load.users (or load.targetTPS) and load.duration, or load.stages"
-        if self.stages:
+        shape = LOAD_SHAPE
+        if not self.shaped:  # a capacity search (spec.search) sets the rates itself
+            pass
+        elif self.stages:
             if self.users is not None or self.target_tps is not None or self.duration is not None:
                 raise ValueError(shape)
             for stage in self.stages:
@@ -505,20 +518,26 @@ class Load(ApiModel):
             raise ValueError(shape)
         elif self.duration_seconds <= 0:
             raise ValueError("load.duration must be longer than 0s")
-        if self.max_in_flight is not None and not self.open_model:
+        if self.max_in_flight is not None and self.shaped and not self.open_model:
             raise ValueError("load.maxInFlight applies to the open model (targetTPS) only")
         if self.max_in_flight is not None and self.max_in_flight < self.workers:
             raise ValueError(
                 f"{IN_FLIGHT_BELOW_WORKERS} (load.maxInFlight {self.max_in_flight} < "
                 f"workers {self.workers})"
             )
-        if not self.open_model and self.workers > self.peak_users:
+        if self.shaped and not self.open_model and self.workers > self.peak_users:
             raise ValueError(
                 f"{WORKERS_ABOVE_USERS} (load.workers {self.workers} > users {self.peak_users})"
             )
         if self.request_timeout_seconds <= 0:
             raise ValueError("load.requestTimeout must be longer than 0s")
         return self
+
+    @property
+    def shaped(self) -> bool:
+        """Whether the load sets its own shape (users, targetTPS, duration or stages);
+        without one the test is a capacity search and spec.search sets the rates."""
+        return any(v is not None for v in (self.users, self.target_tps, self.duration, self.stages))
 
     @property
     def open_model(self) -> bool:
@@ -550,7 +569,7 @@ class Load(ApiModel):
     @property
     def peak_users(self) -> int:
         """Users, or in the open model the in-flight cap (the concurrency either way)."""
-        if self.open_model:
+        if self.open_model or not self.shaped:  # a capacity search is open-model too
             return self.in_flight_cap
         if self.stages:
             return max(s.users or 0 for s in self.stages)
@@ -883,6 +902,10 @@ class PodSettings(ApiModel):
 # --------------------------------------------------------------------------- spec
 
 
+SEARCH_OR_LOAD = (
+    "spec.search is mutually exclusive with load.users, load.targetTPS, load.duration and "
+    "load.stages: the search sets the rates and each step's window"
+)
 CLOUDWATCH_NEEDS_SAGEMAKER = (
     "cloudwatch.enabled needs target.sagemaker: only SageMaker endpoints publish the "
     "AWS/SageMaker metrics it reads"
@@ -918,13 +941,31 @@ class EndpointLoadTestSpec(ApiModel):
                     "(has(self.target.http) && has(self.target.http.stream))",
                     "thresholds.streaming needs target.sagemaker.stream or target.http.stream",
                 ),
+                cel(
+                    "has(self.search) ? !has(self.load) || (!has(self.load.users) && "
+                    "!has(self.load.targetTPS) && !has(self.load.duration) && "
+                    "!has(self.load.stages)) : has(self.load) && (has(self.load.users) || "
+                    "has(self.load.targetTPS) || has(self.load.stages))",
+                    SEARCH_OR_LOAD,
+                ),
             ]
         }
     )
 
     target: Target = Field(description="The endpoint under test.")
     payload: Payload = Field(description="What each request sends.")
-    load: Load = Field(description="Users, workers and duration.")
+    search: Search | None = Field(
+        default=None,
+        description="A capacity search instead of a single run: open-model steps from "
+        "startTPS, each judged on its own window against `thresholds`, to the highest rate "
+        "within them (status.capacity). Excludes load.users, load.targetTPS, load.duration "
+        "and load.stages; load.workers, load.client, load.maxInFlight and "
+        "load.requestTimeout still apply.",
+    )
+    load: Load = Field(
+        default_factory=Load,
+        description="Users, workers and duration (with spec.search: workers and client only).",
+    )
     thresholds: Thresholds = Field(
         default_factory=Thresholds, description="Pass/fail criteria for the measurement window."
     )
@@ -937,6 +978,48 @@ class EndpointLoadTestSpec(ApiModel):
         ge=0,
         description="Delete the resource this long after it finished (default: keep it).",
     )
+
+    @field_validator("load")
+    @classmethod
+    def _load_or_search(cls, load: Load, info: ValidationInfo) -> Load:
+        """A spec either shapes its load or searches; the error names spec.load."""
+        if info.data.get("search") is None:
+            if not load.shaped:
+                raise ValueError(f"{LOAD_SHAPE} (or spec.search for a capacity search)")
+            return load
+        if load.shaped or load.warmup_seconds > 0:
+            raise ValueError(SEARCH_OR_LOAD + " (and search.stepWarmup instead of load.warmup)")
+        return load
+
+    @model_validator(mode="after")
+    def _search_fits(self) -> EndpointLoadTestSpec:
+        if self.search is None:
+            if "load" not in self.model_fields_set:
+                raise ValueError(f"spec.load: {LOAD_SHAPE} (or spec.search)")
+            return self
+        search = self.search
+        if self.target.stream is not None:
+            raise ValueError("spec.search does not support streamed targets (target.*.stream)")
+        if self.thresholds.min_tps is not None:
+            raise ValueError(
+                "thresholds.minTPS does not apply to a capacity search: each step is judged "
+                "on latency, errors and whether its rate was sustained (search.targetTPS "
+                "sizes the deployment)"
+            )
+        first = search.start_tps * search.step_duration_seconds
+        if first < self.thresholds.min_requests:
+            raise ValueError(
+                f"search.startTPS x search.stepDuration gives {first:.0f} requests in the first "
+                f"step, fewer than thresholds.minRequests {self.thresholds.min_requests}: "
+                "raise either, or lower minRequests"
+            )
+        period = self.cloudwatch.period
+        if self.cloudwatch.enabled and search.step_duration_seconds % period:
+            raise ValueError(
+                f"search.stepDuration must be a multiple of cloudwatch.period ({period}s): "
+                "each step's window then spans whole CloudWatch periods of its own"
+            )
+        return self
 
     @model_validator(mode="after")
     def _streaming_thresholds(self) -> EndpointLoadTestSpec:
@@ -1303,6 +1386,9 @@ class EndpointLoadTestStatus(ApiModel):
     progress: Progress | None = None
     results: Results | None = None
     verdict: Verdict | None = None
+    capacity: Capacity | None = Field(
+        default=None, description="What the capacity search found (spec.search)."
+    )
     conditions: list[Condition] = Field(default_factory=list)
     history: list[RunRecord] = Field(default_factory=list)
     observed_generation: int | None = None

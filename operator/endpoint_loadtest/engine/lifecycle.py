@@ -63,13 +63,17 @@ def deadlines_for(
 
     Evaluating covers the workers' last reports and, with CloudWatch, the wait for the
     window's last period (period + lastPeriodTimeout) plus a scrape; the overall
-    deadline is the planned time plus every other bound: no run outlives it.
+    deadline is the planned time plus every other bound: no run outlives it. A capacity
+    search plans every step (maxSteps x (stepWarmup + stepDuration)), each closing its
+    window with a drain of its own, and reads CloudWatch once per step at the end.
     """
     drain = spec.load.request_timeout_seconds + FLUSH_MARGIN_SECONDS
     evaluating = drain + 60.0
+    steps = spec.search.max_steps if spec.search is not None else 1
     if spec.cloudwatch.enabled and spec.target.sagemaker is not None:
         evaluating += float(spec.cloudwatch.period) + spec.cloudwatch.last_period_timeout_seconds
-    overall = start + planned_seconds(spec) + drain + evaluating + silence
+        evaluating += 10.0 * (steps - 1)  # one scrape of each further step's window
+    overall = start + planned_seconds(spec) + steps * drain + evaluating + silence
     return Deadlines(start=start, silence=silence, evaluating=evaluating, overall=overall)
 
 

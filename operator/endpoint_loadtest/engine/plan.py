@@ -146,8 +146,51 @@ def check_inline_payload(spec: EndpointLoadTestSpec) -> None:
         )
 
 
+def _search_schedule(spec: EndpointLoadTestSpec) -> dict[str, Any]:
+    """A capacity search: the open model at search.startTPS, one window per step; the
+    master's conductor changes the rate between steps (loadgen/search_schedule.py)."""
+    search = spec.search
+    assert search is not None
+    return {
+        "stages": [
+            {
+                "durationSeconds": None,
+                "users": 0,
+                "spawnRate": spec.load.spawn_rate,
+                "targetTps": search.start_tps,
+            }
+        ],
+        "warmupSeconds": search.step_warmup_seconds,
+        "durationSeconds": search.step_duration_seconds,
+        "maxInFlight": spec.load.in_flight_cap,
+        "search": {
+            "startTPS": search.start_tps,
+            "maxTPS": search.max_tps,
+            "precision": search.precision,
+            "maxSteps": search.max_steps,
+            # Each step is judged on the master as the engine judges it (engine/capacity.py).
+            "thresholds": spec.thresholds.to_wire(),
+            # With CloudWatch each window opens on a period boundary, so that the periods
+            # read for a step hold that step's load alone.
+            "alignSeconds": _cloudwatch_period(spec),
+        },
+    }
+
+
+def _cloudwatch_period(spec: EndpointLoadTestSpec) -> int | None:
+    enabled = spec.cloudwatch.enabled and spec.target.sagemaker is not None
+    return spec.cloudwatch.period if enabled else None
+
+
 def _schedule(spec: EndpointLoadTestSpec, placement: Placement) -> dict[str, Any]:
     load = spec.load
+    common = {
+        "expectWorkers": load.workers,
+        "workerConnectTimeoutSeconds": placement.worker_connect_timeout_seconds,
+        "requestTimeoutSeconds": load.request_timeout_seconds,
+    }
+    if spec.search is not None:
+        return {**_search_schedule(spec), **common}
     if load.stages:
         stages = [
             {
@@ -175,15 +218,16 @@ def _schedule(spec: EndpointLoadTestSpec, placement: Placement) -> dict[str, Any
         "stages": stages,
         "warmupSeconds": load.warmup_seconds,
         "durationSeconds": duration,
-        "expectWorkers": load.workers,
-        "workerConnectTimeoutSeconds": placement.worker_connect_timeout_seconds,
-        "requestTimeoutSeconds": load.request_timeout_seconds,
+        **common,
     }
 
 
 def planned_seconds(spec: EndpointLoadTestSpec) -> float:
-    """How long the run should take once all workers are connected."""
+    """How long the run should take once all workers are connected (a search: at most)."""
     load = spec.load
+    if spec.search is not None:  # and each window's wait for a period boundary
+        align = _cloudwatch_period(spec) or 0
+        return spec.search.planned_seconds + spec.search.max_steps * align
     if load.stages:
         return load.total_stage_seconds
     if load.open_model:  # no ramp-up: the rate starts at once

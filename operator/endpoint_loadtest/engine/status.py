@@ -15,6 +15,7 @@ from endpoint_loadtest.api.models import (
     Verdict,
     VerdictResult,
 )
+from endpoint_loadtest.api.search_models import Capacity
 from endpoint_loadtest.engine.judge import judge
 from endpoint_loadtest.engine.results import results_from_window
 
@@ -77,9 +78,11 @@ def completed_status(
     generation: int | None = None,
     conditions: list[Condition] | None = None,
     reason: str | None = None,
+    capacity: Capacity | None = None,
 ) -> EndpointLoadTestStatus:
     """`conditions`: more conditions beside Completed and Passed (CloudWatchAvailable);
-    `reason`: why it ended when that is more than the verdict (WorkerLost)."""
+    `reason`: why it ended when that is more than the verdict (WorkerLost); `capacity`:
+    a capacity search's answer."""
     return EndpointLoadTestStatus(
         phase=Phase.COMPLETED,
         run_id=run_id,
@@ -89,6 +92,7 @@ def completed_status(
         finished_at=now(),
         results=results,
         verdict=verdict,
+        capacity=capacity,
         conditions=verdict_conditions(verdict, generation) + list(conditions or []),
         observed_generation=generation,
     )

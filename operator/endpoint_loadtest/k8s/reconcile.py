@@ -31,6 +31,7 @@ from endpoint_loadtest.api.models import (
 )
 from endpoint_loadtest.engine import lifecycle as lc
 from endpoint_loadtest.engine import timeline
+from endpoint_loadtest.engine.capacity import evaluate_run, step_windows
 from endpoint_loadtest.engine.observe import (
     MasterClient,
     MasterUnavailable,
@@ -38,7 +39,7 @@ from endpoint_loadtest.engine.observe import (
     Snapshot,
 )
 from endpoint_loadtest.engine.plan import WEB_PORT, PlanError, build_plan
-from endpoint_loadtest.engine.status import completed_status, error_status, evaluate, now
+from endpoint_loadtest.engine.status import completed_status, error_status, now
 from endpoint_loadtest.k8s.cluster import TRANSIENT_ERRORS, ApiRefused, PodState, api_refusal
 from endpoint_loadtest.k8s.manifests import build_children, names, placement_for
 from endpoint_loadtest.k8s.run_secret import derive_token, secret_name
@@ -178,6 +179,7 @@ class Reconciler:
             "finishedAt": None,
             "results": None,
             "verdict": None,
+            "capacity": None,
             "progress": None,
             "workers": None,
             "series": None,
@@ -445,15 +447,20 @@ class _Tick:
         if state.window is not None:
             window.setdefault("windowStart", state.window[0])
             window.setdefault("windowEnd", state.window[1])
-        figures, conditions = None, []
+        figures, conditions, per_step = None, [], None
         if self.scrape is not None:
             figures = self.scrape.figures
             conditions = [self.scrape.condition(generation)]
-        results, verdict = evaluate(window, self.spec.thresholds, figures)
+            if figures is not None and self.spec.search is not None:  # each step's window
+                per_step = [
+                    cloudwatch.scrape_window(self.spec, start, end).figures
+                    for start, end in step_windows(window, self.spec.cloudwatch.period)
+                ]
+        results, verdict, capacity = evaluate_run(window, self.spec, figures, per_step)
         reason = finish.reason.value if finish.reason == lc.Reason.WORKER_LOST else None
         final = completed_status(
             run_id=self.run_id, started_at=started, results=results, verdict=verdict,
-            generation=generation, conditions=conditions, reason=reason,
+            generation=generation, conditions=conditions, reason=reason, capacity=capacity,
         )  # fmt: skip
         kind = "Normal" if verdict.result == "Passed" else "Warning"
         self.step.event(kind, str(verdict.result), verdict.message)

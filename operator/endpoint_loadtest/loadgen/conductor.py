@@ -65,6 +65,7 @@ class Conductor:
         self.error_samples: dict[str, str] = {}  # failure name -> first worker's sample
         self.streaming_messages: dict[str, dict[str, Any]] = {}  # streamed targets: per worker
         self.target_tps: float | None = None  # open model: the rate being sent now
+        self.search_status: dict[str, Any] | None = None  # a capacity search: its steps so far
         self._spawned = Event()
         self._all_flushed = Event()
         self._stop_requested = Event()
@@ -82,6 +83,9 @@ class Conductor:
 
     def planned_seconds(self) -> float:
         schedule = self.config.schedule
+        if schedule.search is not None:  # every step run: the most it can take
+            steps = int(schedule.search["maxSteps"])
+            return steps * (schedule.warmup_seconds + (schedule.duration_seconds or 0))
         if schedule.staged:
             return sum(s.duration_seconds for s in schedule.stages)
         stage = schedule.stages[0]
@@ -116,6 +120,7 @@ class Conductor:
             "maxWorkerCpuPercent": max(self.max_cpu.values(), default=None),
             "masterCpuPercent": self.runner.current_cpu_usage,
             "streaming": streaming.LIVE.figures(),
+            **({"search": self.search_status} if self.search_status is not None else {}),
         }
 
     # ------------------------------------------------------------------ the run
@@ -126,6 +131,11 @@ class Conductor:
                 return
             self.started_at = time.time()
             gevent.spawn(self._sample_cpu)
+            if self.config.schedule.search is not None:
+                from endpoint_loadtest.loadgen.search_schedule import SearchSchedule
+
+                SearchSchedule(self).run()
+                return
             if self.config.schedule.staged:
                 self._run_stages()
             else:
@@ -227,7 +237,14 @@ class Conductor:
 
     def _close_window(self) -> None:
         self.window_end = time.time()
-        self.runner.send_message(phases.PHASE_MESSAGE, {"phase": phases.DONE})
+        self._drain({"phase": phases.DONE})
+        self.result = self._window_figures(self.window_start or self.window_end, self.window_end)
+        self.state, self.message = FINISHED, "finished"
+        self.runner.stop()
+
+    def _drain(self, phase_message: dict[str, Any]) -> None:
+        """End a window: announce it, then wait for every worker's final reports."""
+        self.runner.send_message(phases.PHASE_MESSAGE, phase_message)
         self.state, self.message = DRAINING, "waiting for in-flight requests and final reports"
         log.info("measurement window closed; waiting for workers to flush")
         bound = self.config.schedule.request_timeout_seconds + FLUSH_MARGIN_SECONDS
@@ -238,6 +255,9 @@ class Conductor:
         if self._missing_flushes():
             missing = ", ".join(sorted(self._missing_flushes()))
             log.warning("workers did not flush (lost, or not within %.0fs): %s", bound, missing)
+
+    def _window_figures(self, start: float, end: float) -> dict[str, Any]:
+        """The window's result from the workers' flushed figures and Locust's statistics."""
         nodes = sorted(self.latency_messages)
         result = window_result(
             self.runner.stats,
@@ -248,7 +268,7 @@ class Conductor:
             ),
             self.error_samples,
         )
-        result["windowSeconds"] = self.window_end - (self.window_start or self.window_end)
+        result["windowSeconds"] = end - start
         result["maxWorkerCpuPercent"] = max(self.max_cpu.values(), default=None)
         result["workerCpuPercent"] = dict(self.max_cpu)
         result["incompleteWorkers"] = sorted(self._missing_flushes())
@@ -260,9 +280,7 @@ class Conductor:
             result["streaming"] = streaming.window_streaming(
                 self.streaming_messages.values(), result["windowSeconds"]
             )
-        self.result = result
-        self.state, self.message = FINISHED, "finished"
-        self.runner.stop()
+        return result
 
     # ------------------------------------------------------------------ messages
 
@@ -336,7 +354,10 @@ WINDOW_CPU = WindowCpu()
 def on_worker_phase(environment: Environment, msg: Any, **_: Any) -> None:
     """Worker side: switch phase; at `done`, flush once in-flight requests finish.
 
-    Open model: a message with `rate` sets this worker's arrival rate."""
+    Open model: a message with `rate` sets this worker's arrival rate. A capacity search
+    ends each step's window with `warmup` and `flush`: sending pauses, and the step's
+    figures are flushed once every request in flight has finished (so the next step
+    starts from an idle endpoint, not from the queue this one left)."""
     if "rate" in msg.data:
         open_model.on_rate(environment, msg.data["rate"], msg.data["maxInFlight"])
     phase = msg.data.get("phase")
@@ -347,22 +368,38 @@ def on_worker_phase(environment: Environment, msg: Any, **_: Any) -> None:
         WINDOW_CPU.start()
     elif phase == phases.DONE:
         gevent.spawn(_flush_when_idle, environment, WINDOW_CPU.percent())
+    elif msg.data.get("flush"):
+        if open_model.PACER is not None:
+            open_model.PACER.pause()
+        gevent.spawn(_flush_when_idle, environment, WINDOW_CPU.percent(), step=True)
 
 
-def _flush_when_idle(environment: Environment, cpu_percent: float | None = None) -> None:
+def _flush_when_idle(
+    environment: Environment, cpu_percent: float | None = None, step: bool = False
+) -> None:
+    """Report the window once its requests finished (a search's step: then clear the
+    window's figures for the next step)."""
     runner = environment.runner
     while phases.TRACKER.busy:
         gevent.sleep(0.01)
     runner._send_stats()
-    runner.send_message(
-        phases.FLUSHED_MESSAGE,
-        {
-            "phase": phases.DONE,
-            "cpuPercent": cpu_percent,
-            "openModel": open_model.flush_figures(),
-            "latency": latency.WINDOW.to_message(),
-            "latencyTotals": latency.WINDOW.totals_message(),
-            "errorSamples": errors.SAMPLES.to_message(),
-            "streaming": streaming.WORKER.flush_message(),
-        },
-    )
+    message = {
+        "phase": phases.DONE,
+        "cpuPercent": cpu_percent,
+        "openModel": open_model.flush_figures(),
+        "latency": latency.WINDOW.to_message(),
+        "latencyTotals": latency.WINDOW.totals_message(),
+        "errorSamples": errors.SAMPLES.to_message(),
+        "streaming": streaming.WORKER.flush_message(),
+    }
+    if step:
+        _clear_window_figures()
+    runner.send_message(phases.FLUSHED_MESSAGE, message)
+
+
+def _clear_window_figures() -> None:
+    """A new window starts from nothing (nothing is measured until the master says so)."""
+    latency.WINDOW.histograms.clear()
+    errors.SAMPLES.samples.clear()
+    if open_model.PACER is not None:
+        open_model.PACER.shortfall = open_model.Shortfall()

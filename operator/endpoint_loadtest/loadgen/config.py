@@ -41,6 +41,9 @@ class Schedule:
     request_timeout_seconds: float
     # Open model: the most requests in flight at once across all workers.
     max_in_flight: int | None = None
+    # A capacity search (plan "search"): its rule's settings and the thresholds each
+    # step is judged on; the steps' warmup and window are warmup/duration_seconds.
+    search: dict[str, Any] | None = None
 
     @property
     def staged(self) -> bool:
@@ -126,6 +129,7 @@ def parse_plan(data: dict[str, Any], plan_dir: Path) -> LoadgenConfig:
         worker_connect_timeout_seconds=sched["workerConnectTimeoutSeconds"],
         request_timeout_seconds=sched["requestTimeoutSeconds"],
         max_in_flight=sched.get("maxInFlight"),
+        search=sched.get("search"),
     )
     payload = Payload(
         bodies=[

@@ -134,13 +134,20 @@ class Pacer:
         self.arrivals: ArrivalClock | None = None
         self.shortfall = Shortfall()
         self.in_flight = 0
+        self.paused = False
         self._woken = Event()
         self.greenlet: gevent.Greenlet | None = None
 
+    def pause(self) -> None:
+        """Send nothing until the next set_rate (a capacity search between its steps)."""
+        self.paused = True
+        self._woken.set()
+
     def set_rate(self, rate: float) -> None:
         now = self.clock()
-        if self.arrivals is None:
+        if self.arrivals is None or self.paused:  # a pause owes no sends: start afresh
             self.arrivals = ArrivalClock(rate, now)
+            self.paused = False
         else:
             self.arrivals.set_rate(rate, now)
         self._woken.set()
@@ -179,6 +186,10 @@ class Pacer:
     def run(self) -> None:
         while self.tracker.phase != DONE:
             assert self.arrivals is not None
+            if self.paused:
+                self._woken.clear()
+                self._woken.wait(timeout=MAX_SLEEP_SECONDS)
+                continue
             now = self.clock()
             for intended in self.arrivals.due(now + SEND_AHEAD_SECONDS):
                 self.slot(intended, now)

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from endpoint_loadtest.api.models import (
+    Capacity,
     EndpointLoadTestStatus,
     Progress,
     Results,
@@ -198,3 +199,56 @@ def streaming_summary(figures: StreamingResults) -> str:
         f"{figures.output_tokens} output tokens ({figures.output_tokens_source or '-'}), "
         f"{figures.output_tokens_per_second:.1f} tokens/s{goodput}"
     )
+
+
+def step_line(step: dict) -> str:
+    """One step of a capacity search as the master judged it (from /elt/status)."""
+    p99 = step.get("p99Ms")
+    verdict = "pass" if step.get("passed") else f"FAIL ({step.get('limitedBy')})"
+    return (
+        f"step {step.get('index')}: {step.get('offeredTPS'):g} TPS offered, "
+        f"{step.get('achievedTPS') or 0:.1f} achieved, p99 {_ms(p99)}, "
+        f"errors {step.get('errorRate') or 0:.2%}: {verdict}"
+    )
+
+
+def render_capacity(capacity: Capacity, stream: TextIO | None = None) -> None:
+    """The search's steps as a table, then what it found and the recommendation."""
+    console = Console(file=stream or sys.stdout, soft_wrap=True)
+    table = Table(title="Capacity search")
+    for column in ("step", "offered TPS", "achieved TPS", "p50", "p99", "errors", "result"):
+        table.add_column(column)
+    for step in capacity.steps:
+        table.add_row(
+            str(step.index),
+            f"{step.offered_tps:g}",
+            f"{step.achieved_tps:.1f}",
+            _ms(step.p50_ms),
+            _ms(step.p99_ms),
+            f"{step.error_rate:.2%}",
+            "pass" if step.passed else f"FAIL ({step.limited_by})",
+        )
+    console.print(table)
+    if capacity.max_tps is None:
+        console.print("max TPS: none of the steps met the SLO", markup=False, highlight=False)
+    else:
+        console.print(
+            f"max TPS: {'at least ' if capacity.at_least else ''}{capacity.max_tps:g} "
+            f"({capacity.per_instance_tps:g} per instance on {capacity.instances})"
+            + (
+                f"; limited by {capacity.limited_by}: {capacity.limit_detail}"
+                if capacity.limited_by
+                else ""
+            ),
+            markup=False,
+            highlight=False,
+        )
+    advice = capacity.recommendation
+    if advice is not None:
+        console.print(
+            f"for {advice.target_tps:g} TPS at {advice.target_utilization:.0%} utilization: "
+            f"{advice.instances} instance(s); SageMakerVariantInvocationsPerInstance target "
+            f"{advice.invocations_per_instance_target:g} (safety factor {advice.safety_factor:g})",
+            markup=False,
+            highlight=False,
+        )

@@ -30,6 +30,7 @@ from endpoint_loadtest.api.models import (
     VerdictResult,
 )
 from endpoint_loadtest.engine import lifecycle as lc
+from endpoint_loadtest.engine.capacity import evaluate_run, step_windows
 from endpoint_loadtest.engine.observe import (
     MasterClient,
     MasterUnavailable,
@@ -38,7 +39,7 @@ from endpoint_loadtest.engine.observe import (
 )
 from endpoint_loadtest.engine.plan import Placement, PlanError, build_plan
 from endpoint_loadtest.engine.signing import new_token
-from endpoint_loadtest.engine.status import completed_status, error_status, evaluate, now
+from endpoint_loadtest.engine.status import completed_status, error_status, now
 from endpoint_loadtest.local.command import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -46,7 +47,12 @@ from endpoint_loadtest.local.command import (
     EXIT_PASSED,
 )
 from endpoint_loadtest.local.processes import ProcessGroup, free_port
-from endpoint_loadtest.local.progress import ProgressReporter, render_verdict
+from endpoint_loadtest.local.progress import (
+    ProgressReporter,
+    render_capacity,
+    render_verdict,
+    step_line,
+)
 from endpoint_loadtest.observability import cloudwatch as cw
 from endpoint_loadtest.observability.exporter import EXPORTER, serve
 from endpoint_loadtest.report.render import render_report
@@ -90,6 +96,7 @@ class LocalRun:
         self.interrupted = False
         self.stop_sent = False
         self.last_note = ""
+        self.steps_noted = 0  # a capacity search: steps already shown
 
     @property
     def cloudwatch_enabled(self) -> bool:
@@ -157,11 +164,16 @@ class LocalRun:
         if state.window is not None:
             window.setdefault("windowStart", state.window[0])
             window.setdefault("windowEnd", state.window[1])
-        figures, conditions = None, []
+        figures, conditions, per_step = None, [], None
         if self.final_cloudwatch is not None:
             figures = self.final_cloudwatch.figures
             conditions.append(self.final_cloudwatch.condition())
-        results, verdict = evaluate(window, self.test.spec.thresholds, figures)
+            if figures is not None and self.test.spec.search is not None:
+                per_step = [
+                    cw.scrape_window(self.test.spec, start, end).figures
+                    for start, end in step_windows(window, self.test.spec.cloudwatch.period)
+                ]
+        results, verdict, capacity = evaluate_run(window, self.test.spec, figures, per_step)
         return completed_status(
             run_id=self.run_id,
             started_at=self.started_at,
@@ -169,6 +181,7 @@ class LocalRun:
             verdict=verdict,
             conditions=conditions,
             reason=finish.reason.value if finish.reason == lc.Reason.WORKER_LOST else None,
+            capacity=capacity,
         )
 
     def _drive(self, state: lc.RunState) -> tuple[lc.RunState, lc.Finish]:
@@ -240,6 +253,7 @@ class LocalRun:
         except MasterUnavailable as error:
             return {"master": identity, "unanswered": str(error)}
         self.reporter.update(snapshot.progress(), _workers(snapshot))
+        self._note_steps(snapshot)
         if self.export_metrics:
             self._export_live(snapshot)
         return {
@@ -247,6 +261,13 @@ class LocalRun:
             "conductor": snapshot.status,
             "measured": lc.Measured.from_poll(snapshot.status, snapshot.stats),
         }
+
+    def _note_steps(self, snapshot: Snapshot) -> None:
+        """A capacity search: one line per step as the master judges it (display only)."""
+        steps = (snapshot.status.get("search") or {}).get("steps") or []
+        for step in steps[self.steps_noted :]:
+            self.reporter.note(step_line(step))
+        self.steps_noted = max(self.steps_noted, len(steps))
 
     def _cloudwatch(self, state: lc.RunState) -> dict[str, Any]:
         """One step of the final scrape; the lifecycle waits its retry-after between steps."""
@@ -426,6 +447,8 @@ def run_command(args: argparse.Namespace) -> int:
     path = write_result(output, test, status)
     report = write_report(output, test, status)
     render_verdict(status)
+    if status.capacity is not None:
+        render_capacity(status.capacity)
     _render_cloudwatch(status)
     if metrics_port is not None:
         run.export(status.to_wire())

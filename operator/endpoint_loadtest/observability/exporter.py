@@ -36,6 +36,8 @@ from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
 from endpoint_loadtest.loadgen.error_names import sanitize_name, top_counts
+from endpoint_loadtest.observability.capacity_metrics import METRICS as CAPACITY_METRICS
+from endpoint_loadtest.observability.capacity_metrics import capacity_samples
 from endpoint_loadtest.observability.streaming_metrics import METRICS as STREAMING_METRICS
 from endpoint_loadtest.observability.streaming_metrics import streaming_samples
 
@@ -152,6 +154,7 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
 }
 METRICS.update(STREAMING_METRICS)
+METRICS.update(CAPACITY_METRICS)
 
 
 def metric_names() -> set[str]:
@@ -246,6 +249,7 @@ def flatten(status: dict[str, Any], snapshot: Any = None, spec: dict[str, Any] |
     if cloudwatch:
         samples.extend(_cloudwatch_samples(cloudwatch))
     streaming_samples(status, spec, put)
+    capacity_samples(status, snapshot, put)
     return samples
 
 
