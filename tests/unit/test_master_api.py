@@ -18,7 +18,7 @@ class Proofs:
     def __init__(self, unproven: list[str] | None = None) -> None:
         self._unproven = unproven or []
 
-    def unproven(self) -> list[str]:
+    def unproven(self, contributors: Any = frozenset()) -> list[str]:
         return self._unproven
 
 
@@ -32,7 +32,7 @@ def _app(result: dict[str, Any] | None, unproven: list[str] | None = None) -> An
     conductor = SimpleNamespace(
         result=result, state="finished", message="finished",
         config=SimpleNamespace(run_id="r1"), status=lambda: {"state": "finished"},
-        request_stop=lambda: None,
+        request_stop=lambda: None, flushed=set(),
     )  # fmt: skip
     install(app, conductor, TOKEN, Proofs(unproven))
     return app.test_client()

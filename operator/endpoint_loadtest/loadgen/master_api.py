@@ -47,7 +47,9 @@ def install(app: Flask, conductor: Any, token: str, proofs: WorkerProofs) -> Non
         if conductor.result is None:
             return jsonify({"state": conductor.state, "message": conductor.message}), 409
         run_id = conductor.config.run_id
-        if unproven := proofs.unproven():  # figures a stranger may have fed: not signed
+        if unproven := proofs.unproven(
+            set(conductor.flushed)
+        ):  # figures a stranger may have fed: not signed
             return jsonify({"runId": run_id, "unprovenWorkers": unproven})
         # Signed as the reader will parse them (JSON keys are strings, tuples are lists).
         figures = json.loads(json.dumps(conductor.result))
