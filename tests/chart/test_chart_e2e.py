@@ -103,4 +103,7 @@ def test_chart_installs_an_operator_that_runs_a_test_to_its_verdict(
     # JSON logs (logFormat=json).
     first = next(line for line in log.splitlines() if line.startswith("{"))
     assert "message" in yaml.safe_load(first)
+    # Tests go before their operator: kopf drops a finished test's finalizer on its next
+    # pass, which may come after `kubectl wait` returned.
+    kube_cluster.kubectl("delete", "elt", "--all", "-n", namespace, "--wait", timeout=90)
     cluster_helm("uninstall", "elt", "-n", namespace, "--wait", "--timeout", "60s", timeout=90)

@@ -89,11 +89,6 @@ def drive(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
             logger.warning(f"status not written, the next tick retries: {error}")
             return
         written[key] = time.monotonic()
-        if not needs_timer(_state["latest"][key]):
-            # The verdict is written: let the test go now rather than when kopf next
-            # handles it. A gate deletes its namespace or the operator right after
-            # `kubectl wait`; a finalizer left behind would hold the namespace forever.
-            _release(reconciler, _state["latest"][key], logger)
         if "phase" in step.status:  # one line per phase change, none per tick
             logger.info(f"phase {step.status['phase']}: {step.status.get('message') or ''}")
         for kind, reason, message in step.events:
@@ -111,9 +106,9 @@ def drive(body: kopf.Body, logger: logging.Logger, **_: Any) -> None:
 
 
 def _release(reconciler: Reconciler, body: dict[str, Any], logger: logging.Logger) -> None:
-    """A finished test, or one being deleted, needs nothing of the operator (its children
-    go by owner references): let it go. kopf does this too, but only when it next handles
-    the test, and not at all once its watch of a namespace being deleted stopped."""
+    """A test being deleted needs nothing of the operator (its children go by owner
+    references): let it go. kopf does this too, unless its watch of the namespace already
+    stopped because the namespace itself is being deleted (then only this tick sees it)."""
     meta = body["metadata"]
     try:
         reconciler.cluster.release(
