@@ -141,6 +141,7 @@ def test_many_tests_at_once_end_with_one_verdict_each_and_idle_for_free(
         reverse=True,
     )[:12]  # fmt: skip
     print(f"\n{COUNT} finished tests idle: {json.dumps(figures)}; busiest: {busiest}")
-    # Finished tests: no timer, so no request for them (only the operator asks for tests;
-    # pods, services... are also relisted now and then by the node and its controllers).
-    assert idle_tests == 0, (figures, busiest)
+    # Finished tests: no timer, so no recurring request for them (a timer per finished
+    # test would be about 90 a minute each). kopf may still make one late pass over a
+    # test it had not caught up with (seen: 1 PATCH in a minute, on a loaded node).
+    assert idle_tests * IDLE_SECONDS < COUNT, (figures, busiest)
