@@ -33,12 +33,16 @@ CRD_DIR = ROOT / "crds"
 @pytest.fixture(scope="session")
 def crd_installed(kube_cluster: Any) -> None:
     kube_cluster.kubectl("apply", "-f", str(CRD_DIR))
-    kube_cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "crd/endpointloadtests.perf.elt.dev",
-        "--timeout=30s",
-    )
+    # Awaited by reading the condition: `kubectl wait` right after the apply can fail at
+    # once when its discovery has not seen the new CRD yet.
+    jsonpath = '{.status.conditions[?(@.type=="Established")].status}'
+    wait_until(
+        lambda: kube_cluster.kubectl(
+            "get", "crd/endpointloadtests.perf.elt.dev", "-o", f"jsonpath={jsonpath}",
+            check=False,
+        ).stdout.strip() == "True",
+        timeout=60, interval=0.5, what="the EndpointLoadTest CRD to be Established",
+    )  # fmt: skip
 
 
 class OperatorProcess:
