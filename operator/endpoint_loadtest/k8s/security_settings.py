@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import os
 import secrets
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from endpoint_loadtest.api.models import EndpointLoadTestSpec
+from endpoint_loadtest.k8s.env_values import json_object_env
 from endpoint_loadtest.k8s.manifests import OperatorPeers
 from endpoint_loadtest.k8s.run_secret import MIN_KEY_BYTES
 
@@ -30,17 +30,9 @@ CLOUDWATCH_SETTING = "cloudwatch.allowedEndpoints (ELT_CLOUDWATCH_ALLOWED_ENDPOI
 
 
 def _labels_env(name: str) -> dict[str, str]:
-    value = os.environ.get(name)
-    if not value:
-        return {}
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        raise SystemExit(f"{name} must be a JSON object of labels, got {value!r}") from None
-    if not isinstance(parsed, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()
-    ):
-        raise SystemExit(f"{name} must be a JSON object of string labels, got {value!r}")
+    parsed = json_object_env(name)
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()):
+        raise SystemExit(f"{name} must be a JSON object of string labels, got {parsed!r}")
     return parsed
 
 

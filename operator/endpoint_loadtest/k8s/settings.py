@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint_loadtest.api.models import EndpointLoadTestSpec, Resources
 from endpoint_loadtest.engine.plan import planned_seconds
+from endpoint_loadtest.k8s.env_values import json_object_env
 from endpoint_loadtest.k8s.manifests import DEFAULT_IMAGE
 from endpoint_loadtest.k8s.pod_policy import PodPolicy
 from endpoint_loadtest.k8s.security_settings import SecuritySettings
@@ -22,19 +22,6 @@ def _int_env(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise SystemExit(f"{name} must be an integer, got {value!r}") from None
-
-
-def _json_env(name: str) -> dict[str, Any]:
-    value = os.environ.get(name)
-    if not value:
-        return {}
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        raise SystemExit(f"{name} must be a JSON object, got {value!r}") from None
-    if not isinstance(parsed, dict):
-        raise SystemExit(f"{name} must be a JSON object, got {value!r}")
-    return parsed
 
 
 @dataclass
@@ -62,7 +49,7 @@ class Settings:
         return cls(
             namespaces=[n for n in namespaces if n],
             locust_image=os.environ.get("ELT_LOCUST_IMAGE") or DEFAULT_IMAGE,
-            locust_resources=_json_env("ELT_LOCUST_RESOURCES"),
+            locust_resources=json_object_env("ELT_LOCUST_RESOURCES"),
             locust_service_account=os.environ.get("ELT_LOCUST_SERVICE_ACCOUNT") or None,
             start_timeout_seconds=_int_env("ELT_START_TIMEOUT_SECONDS", 180),
             max_users=_int_env("ELT_MAX_USERS", 0),
