@@ -36,6 +36,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,13 @@ class SimulatorProcess:
 
     def reset(self) -> None:
         http_json(f"{self.url}/_simulator/reset", method="POST")
+
+    def invocations_between(self, endpoint: str, start: str, end: str) -> int:
+        """What the endpoint served in the metric periods from `start` to `end` (ISO 8601,
+        as status.results.cloudwatch gives them): CloudWatch's Invocations Sum must match."""
+        first, last = (datetime.fromisoformat(at).timestamp() for at in (start, end))
+        periods = self.stats()["cloudwatch"]["invocationsByPeriod"].get(endpoint, {})
+        return sum(n for at, n in periods.items() if first <= float(at) < last)
 
     def env(self) -> dict[str, str]:
         """Variables pointing boto3 (sagemaker-runtime) at this simulator."""

@@ -144,3 +144,16 @@ def test_a_response_in_an_already_closed_period_still_goes_out() -> None:
     late = build_metric_data(snapshots[0], _endpoints(), "statistics")
     assert late["/aws/sagemaker/Endpoints"] == []  # its utilisation went out already
     assert late["AWS/SageMaker"][0]["StatisticValues"]["Sum"] == 1
+
+
+def test_the_truth_per_period_outlives_publishing() -> None:
+    """Every response stays counted by its period after the period went out, so a test
+    can compare a CloudWatch Sum over any whole periods with what was served in them."""
+    clock = Clock(4_000.5)
+    collector = MetricsCollector(_endpoints(), 1.0, clock)
+    _record(collector, 2)
+    clock.now = 4_001.2
+    _record(collector, 3)
+    clock.now = 4_002.0
+    collector.close(0.0, before=4_002)
+    assert collector.invocations_by_period() == {"e": {"4000": 2, "4001": 3}}

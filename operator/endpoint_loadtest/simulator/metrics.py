@@ -80,6 +80,8 @@ class MetricsCollector:
         self.period_s = period_s
         self.clock = clock
         self.periods: dict[int, dict[tuple[str, str], VariantPeriod]] = {}
+        # Never handed over: the truth a test compares a CloudWatch window's Sum against.
+        self.recorded: Counter[tuple[str, int]] = Counter()
         self.cut = clock()  # wall clock of the last close: utilisation is measured from it
 
     def index(self, wall: float) -> int:
@@ -100,7 +102,9 @@ class MetricsCollector:
         4XX/5XX go by HTTP status, except ModelError (424), which goes by the status the
         model returned (a timeout, status 0, counts as 5XX) and also counts as a model error.
         """
-        variants = self.periods.setdefault(self.index(self.clock()), {})
+        index = self.index(self.clock())
+        variants = self.periods.setdefault(index, {})
+        self.recorded[(endpoint, index)] += 1
         key = (endpoint, variant)
         period = variants.get(key)
         if period is None:
@@ -117,6 +121,14 @@ class MetricsCollector:
         if model_s is not None:
             period.model_latency_us.append(model_s * 1e6)
         period.overhead_us.append(overhead_s * 1e6)
+
+    def invocations_by_period(self) -> dict[str, dict[str, int]]:
+        """Invocations per endpoint and period start (epoch seconds), since the last reset:
+        what CloudWatch's Invocations Sum over any run of whole periods must equal."""
+        out: dict[str, dict[str, int]] = {}
+        for (endpoint, index), count in sorted(self.recorded.items()):
+            out.setdefault(endpoint, {})[f"{index * self.period_s:g}"] = count
+        return out
 
     def close(self, loop_now: float, before: int | None = None) -> list[PeriodSnapshot]:
         """Close the periods whose index is below `before` (the wall clock has reached

@@ -73,11 +73,17 @@ class Simulator:
         return web.Response(status=200, text="")
 
     async def get_stats(self, request: web.Request) -> web.Response:
-        return web.json_response(self.stats.to_dict())
+        body = self.stats.to_dict()
+        body["cloudwatch"] = {
+            "periodSeconds": self.collector.period_s,
+            "invocationsByPeriod": self.collector.invocations_by_period(),
+        }
+        return web.json_response(body)
 
     async def reset(self, request: web.Request) -> web.Response:
         self.stats.reset()
         self.streaming.stats.reset()
+        self.collector.recorded.clear()
         return web.json_response({"reset": True})
 
     async def get_config(self, request: web.Request) -> web.Response:
