@@ -1,7 +1,8 @@
 """The base of every API model: camelCase on the wire, unknown fields rejected.
 
-Its own module so that the models of one feature (search_models.py) and the main
-models (models.py) share it without importing each other.
+Its own module, the root of the api package, so that every module of models
+(target_models.py, spec_models.py, search_models.py, ...) shares it without importing
+the others.
 """
 
 from __future__ import annotations
