@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from endpoint_loadtest.observability import cloudwatch as cw
+from endpoint_loadtest.observability import cloudwatch_api
 
 
 @pytest.fixture
@@ -28,10 +28,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture(autouse=True)
 def _fresh_clients(monkeypatch) -> Iterator[None]:
     """Each test its own Session and clients: tests change the identity and endpoint."""
-    cw._clients.clear()
-    monkeypatch.setattr(cw, "_session", None)
+    cloudwatch_api._clients.clear()
+    monkeypatch.setattr(cloudwatch_api, "_session", None)
     yield
-    cw._clients.clear()
+    cloudwatch_api._clients.clear()
 
 
 def _nearest_rank(values: list[float], fraction: float) -> float:

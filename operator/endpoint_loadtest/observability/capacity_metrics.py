@@ -1,4 +1,4 @@
-"""A capacity search's series on /metrics (spec.search), beside exporter.py's.
+"""A capacity search's series on /metrics (spec.search), beside exported_metrics.py's.
 
 Same conventions (seconds, ratios). The steps carry a `step` label (1, 2, ...: at most
 search.maxSteps of them); while the search runs they come from the master's live view
@@ -56,7 +56,7 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 
 
 def capacity_samples(status: dict[str, Any], snapshot: Any, put: Callable[..., None]) -> None:
-    """Put the search's samples of one test through exporter.flatten's `put`."""
+    """Put the search's samples of one test through status_samples.flatten's `put`."""
     capacity = status.get("capacity") or {}
     live = (getattr(snapshot, "status", None) or {}).get("search") or {}
     steps = capacity.get("steps") or live.get("steps") or []

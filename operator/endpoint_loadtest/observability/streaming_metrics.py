@@ -1,4 +1,4 @@
-"""The token stream's series on /metrics (streamed targets), beside exporter.py's.
+"""The token stream's series on /metrics (streamed targets), beside exported_metrics.py's.
 
 Same conventions: seconds, a `percentile` label; `current_*` from status.progress (the
 last seconds), the others from status.results (the measurement window, final).
@@ -71,7 +71,7 @@ def _seconds(value: Any) -> float | None:
 def streaming_samples(
     status: dict[str, Any], spec: dict[str, Any] | None, put: Callable[..., None]
 ) -> None:
-    """Put the streaming samples of one test through exporter.flatten's `put`."""
+    """Put the streaming samples of one test through status_samples.flatten's `put`."""
     live = (status.get("progress") or {}).get("streaming") or {}
     for key in ("p50", "p99"):
         put("current_ttft_seconds", _seconds(live.get(f"ttft{key.upper()}Ms")), key)
