@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field
 
 from endpoint_loadtest.api.base import ApiModel, cel
+from endpoint_loadtest.api.patterns import DNS_SUBDOMAIN
 
 # Headers that carry credentials: refused in target.http.headers (case-insensitively).
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key")
@@ -25,7 +26,6 @@ CREDENTIAL_HEADERS_MESSAGE = (
 )
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an RFC 9110 token
 SECRET_KEY = r"^[-._a-zA-Z0-9]+$"
-DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 HEADER_ENV_PREFIX = "ELT_HEADER_"
 MAX_HEADERS = 32
 MAX_HEADERS_FROM = 16

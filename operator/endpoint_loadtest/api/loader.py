@@ -28,8 +28,8 @@ _BOUNDS = {
 }
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
+def _field_path(loc: tuple[int | str, ...], root: str = "") -> str:
+    path = root
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
@@ -40,12 +40,15 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path or "(document)"
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem: `spec.load.users: must be >= 1 (got 0)`."""
+def describe_validation_error(error: ValidationError, root: str = "") -> str:
+    """One line per problem: `spec.load.users: must be >= 1 (got 0)`.
+
+    `root` names where the validated object sits in the document (`spec` when the spec
+    alone was validated), so the paths read as the user wrote them."""
     lines = []
     seen: set[str] = set()
     for item in error.errors():
-        path = _field_path(item["loc"])
+        path = _field_path(item["loc"], root)
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown field"
