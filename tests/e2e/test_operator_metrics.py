@@ -85,10 +85,14 @@ def test_prometheus_reads_the_tests_tps_and_p99_from_the_operator(
     assert p99 == pytest.approx(results["latencyMs"]["p99"] / 1000)
     running = prometheus.value(f'max_over_time(elt_test_phase{{{selector}, phase="Running"}}[5m])')
     assert running == 1
-    # The endpoint's own count over the window (aligned down to the 1 s period, so it may
-    # take in up to a second of warmup) lies between the window's count, less the 4 users'
-    # requests still in flight when it closed, and the run's count.
-    served = cloudwatch_endpoint.stats()["endpoints"][cloudwatch_endpoint.endpoint]["requests"]
-    assert results["requests"] - 4 <= results["cloudwatch"]["invocations"] <= served
+    # CloudWatch's count is exactly what the endpoint served in the periods read (whole
+    # seconds around the window), and at least the window's count less the 4 users'
+    # requests still in flight when it closed.
+    cloudwatch = results["cloudwatch"]
+    served = cloudwatch_endpoint.invocations_between(
+        cloudwatch_endpoint.endpoint, cloudwatch["start"], cloudwatch["end"]
+    )
+    assert cloudwatch["invocations"] == served
+    assert served >= results["requests"] - 4
     conditions = {c["type"]: c for c in status["conditions"]}
     assert "CloudWatchAvailable" in conditions

@@ -127,7 +127,9 @@ class MetricsCollector:
         what CloudWatch's Invocations Sum over any run of whole periods must equal."""
         out: dict[str, dict[str, int]] = {}
         for (endpoint, index), count in sorted(self.recorded.items()):
-            out.setdefault(endpoint, {})[f"{index * self.period_s:g}"] = count
+            start = index * self.period_s
+            key = str(int(start)) if float(start).is_integer() else repr(start)
+            out.setdefault(endpoint, {})[key] = count
         return out
 
     def close(self, loop_now: float, before: int | None = None) -> list[PeriodSnapshot]:
