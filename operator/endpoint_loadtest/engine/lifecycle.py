@@ -29,6 +29,7 @@ from endpoint_loadtest.engine.run_messages import (
     Observation,
     Refusal,
     StopLoad,
+    cloudwatch_step,
     result_unverified,
 )
 from endpoint_loadtest.engine.run_state import (
@@ -57,6 +58,7 @@ __all__ = [  # the lifecycle's whole vocabulary, importable from here as before
     "RunState",
     "StopLoad",
     "advance",
+    "cloudwatch_step",
     "deadlines_for",
     "needs",
     "new_run",

@@ -4,7 +4,8 @@ decisions and their actions out.
 A runtime asks `needs` what to look at (`Need`), reports what it saw as an
 `Observation` (a `Refusal` when it could not), and carries out the `Decision`'s
 actions: emit an `Event`, ask the conductor to `StopLoad`, `Finish` the run. Plain
-data, so either runtime observes its own way (processes or pods).
+data, so either runtime observes its own way (processes or pods); the fields both
+read alike from a step of the final CloudWatch scrape are built once (`cloudwatch_step`).
 """
 
 from __future__ import annotations
@@ -62,6 +63,15 @@ class Observation:
     cloudwatch_message: str = ""
     interrupted: bool = False  # Ctrl-C, SIGTERM
     pods: str = ""  # the pods in words, for messages
+
+
+def cloudwatch_step(done: bool, retry_after: float, message: str) -> dict[str, Any]:
+    """The observation's fields for one step of the final CloudWatch scrape."""
+    return {
+        "cloudwatch_done": done,
+        "cloudwatch_retry_after": retry_after,
+        "cloudwatch_message": message,
+    }
 
 
 # ------------------------------------------------------------------ actions
