@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from endpoint_loadtest.api.loader import DocumentError, load_document
+from endpoint_loadtest.api.loader import load_for_command
 
 EXIT_OK = 0
 EXIT_INVALID = 3
@@ -16,10 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        test = load_document(args.file)
-    except DocumentError as error:
-        print(f"invalid: {error}", file=sys.stderr)
+    test = load_for_command(args.file)
+    if test is None:
         return EXIT_INVALID
     print(
         f"{args.file}: valid EndpointLoadTest {test.metadata.name!r} "

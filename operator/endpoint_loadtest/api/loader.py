@@ -6,6 +6,7 @@ document that runs. Errors name the field in the document's own camelCase path.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,12 @@ def load_document(path: str | Path) -> EndpointLoadTest:
             return parse_document(documents[0], str(path))
         raise DocumentError(f"{path}: expected exactly one {KIND} document, found {len(tests)}")
     return parse_document(tests[0], str(path))
+
+
+def load_for_command(path: str | Path) -> EndpointLoadTest | None:
+    """The document for a command, or None once why it is invalid is on stderr."""
+    try:
+        return load_document(path)
+    except DocumentError as error:
+        print(f"invalid: {error}", file=sys.stderr)
+        return None

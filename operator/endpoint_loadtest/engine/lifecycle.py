@@ -3,8 +3,10 @@
 Both runtimes (`elt run` and the operator) ask `needs(state, now)` what to look at,
 observe it their own way (processes and a local port, or pods and an API server),
 and hand the result to `advance`, which returns the next state and the actions to
-carry out (events to emit, the end of the run). Every deadline is in one table,
-`Deadlines`, derived from the spec by `deadlines_for`, so the two runtimes cannot
+carry out (events to emit, the end of the run); `tick` does one round of that. This
+module holds the transitions only; the data they work on is in run_state.py (the
+state, the reasons) and run_messages.py (observations, decisions, actions), and every
+deadline is in one table, deadlines.py's `Deadlines`, so the two runtimes cannot
 drift apart. Nothing here knows kopf, Kubernetes or processes.
 
 Pending -> Starting -> Running -> Evaluating -> Completed, or Error from any phase.
@@ -13,265 +15,58 @@ Pending -> Starting -> Running -> Evaluating -> Completed, or Error from any pha
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
-from endpoint_loadtest.api.models import EndpointLoadTestSpec, Phase
-from endpoint_loadtest.engine.plan import planned_seconds
+from endpoint_loadtest.api.models import Phase
+from endpoint_loadtest.engine.deadlines import Deadlines, deadlines_for
+from endpoint_loadtest.engine.run_messages import (
+    Action,
+    Decision,
+    Event,
+    Finish,
+    Need,
+    Observation,
+    Refusal,
+    StopLoad,
+    cloudwatch_step,
+    result_unverified,
+)
+from endpoint_loadtest.engine.run_state import (
+    FINISHED,
+    MasterIdentity,
+    Measured,
+    Reason,
+    RunState,
+    new_run,
+)
 
-FLUSH_MARGIN_SECONDS = 15.0  # the conductor's wait for the workers' last reports
+__all__ = [  # the lifecycle's whole vocabulary, importable from here as before
+    "FINISHED",
+    "MAX_BACKOFF_SECONDS",
+    "Action",
+    "Deadlines",
+    "Decision",
+    "Event",
+    "Finish",
+    "MasterIdentity",
+    "Measured",
+    "Need",
+    "Observation",
+    "Reason",
+    "Refusal",
+    "RunState",
+    "StopLoad",
+    "advance",
+    "cloudwatch_step",
+    "deadlines_for",
+    "needs",
+    "new_run",
+    "result_unverified",
+    "tick",
+]
+
 MAX_BACKOFF_SECONDS = 30.0
-FINISHED = (Phase.COMPLETED.value, Phase.ERROR.value)
-
-
-class Reason(StrEnum):
-    """Why a run ended (status.reason, the condition's reason, the event's reason)."""
-
-    PASSED = "Passed"
-    FAILED = "Failed"
-    INCONCLUSIVE = "Inconclusive"
-    WORKER_LOST = "WorkerLost"
-    INVALID_SPEC = "InvalidSpec"
-    REFUSED = "Refused"  # the API server refused a child (4xx)
-    START_TIMEOUT = "StartTimeout"
-    MASTER_SILENT = "MasterSilent"
-    MASTER_RESTARTED = "MasterRestarted"
-    MASTER_GONE = "MasterGone"
-    LOAD_GENERATOR_ERROR = "LoadGeneratorError"
-    EVALUATION_TIMEOUT = "EvaluationTimeout"
-    DEADLINE_EXCEEDED = "DeadlineExceeded"
-    INTERRUPTED = "Interrupted"
-    INTERNAL_ERROR = "InternalError"  # the runtime itself failed on this run
-    RESULT_UNVERIFIED = "ResultUnverified"  # the result is not signed by the run's token
-
-
-@dataclass(frozen=True)
-class Deadlines:
-    """Every bound of a run, in seconds. One table for both runtimes."""
-
-    start: float = 180.0  # children created -> all workers connected (Pending, Starting)
-    silence: float = 30.0  # the master not answering (Running, Evaluating)
-    evaluating: float = 120.0  # load done -> the result (and CloudWatch's last period) judged
-    overall: float = 0.0  # run created -> its end, whatever happens; 0: derived
-
-
-def deadlines_for(
-    spec: EndpointLoadTestSpec, *, start: float = 180.0, silence: float = 30.0
-) -> Deadlines:
-    """The table for one spec: start and silence from the runtime, the rest from the spec.
-
-    Evaluating covers the workers' last reports and, with CloudWatch, the wait for the
-    window's last period (period + lastPeriodTimeout) plus a scrape; the overall
-    deadline is the planned time plus every other bound: no run outlives it. A capacity
-    search plans every step (maxSteps x (stepWarmup + stepDuration)), each closing its
-    window with a drain of its own, and reads CloudWatch once per step at the end.
-    """
-    drain = spec.load.request_timeout_seconds + FLUSH_MARGIN_SECONDS
-    evaluating = drain + 60.0
-    steps = spec.search.max_steps if spec.search is not None else 1
-    if spec.cloudwatch.enabled and spec.target.sagemaker is not None:
-        evaluating += float(spec.cloudwatch.period) + spec.cloudwatch.last_period_timeout_seconds
-        evaluating += 10.0 * (steps - 1)  # one scrape of each further step's window
-    overall = start + planned_seconds(spec) + steps * drain + evaluating + silence
-    return Deadlines(start=start, silence=silence, evaluating=evaluating, overall=overall)
-
-
-class Need(StrEnum):
-    """What the runtime should observe before the next `advance`."""
-
-    CREATE = "create"  # create the children (idempotent)
-    MASTER = "master"  # the master's identity and one poll of the conductor
-    RESULT = "result"  # the window's result
-    CLOUDWATCH = "cloudwatch"  # one step of the final CloudWatch scrape
-
-
-@dataclass(frozen=True)
-class MasterIdentity:
-    """What says "the same master": its pod (or process), restarts, and conductor."""
-
-    uid: str
-    restarts: int = 0
-    conductor_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Measured:
-    """The master's figures so far, kept to say what was measured before a failure."""
-
-    requests: int = 0
-    failures: int = 0
-    elapsed_seconds: float = 0.0
-    stage: str = ""
-
-    @classmethod
-    def from_poll(cls, conductor: dict[str, Any], stats: dict[str, Any]) -> Measured:
-        """From one poll: the conductor's /elt/status and Locust's /stats/requests."""
-        aggregated = next(
-            (e for e in stats.get("stats") or [] if e.get("name") == "Aggregated"), {}
-        )
-        return cls(
-            requests=int(aggregated.get("num_requests") or 0),
-            failures=int(aggregated.get("num_failures") or 0),
-            elapsed_seconds=round(float(conductor.get("elapsedSeconds") or 0.0), 1),
-            stage=str(conductor.get("state") or ""),
-        )
-
-    def describe(self) -> str:
-        if not self.requests and not self.elapsed_seconds:
-            return "nothing had been measured yet"
-        return (
-            f"{self.requests} requests ({self.failures} failed) in "
-            f"{self.elapsed_seconds:.0f}s ({self.stage or 'running'}) were measured before"
-        )
-
-
-@dataclass(frozen=True)
-class RunState:
-    """The lifecycle's whole memory; serialisable (status.lifecycle in a cluster)."""
-
-    phase: str
-    run_id: str
-    started_at: float  # when the run was created (epoch seconds)
-    phase_since: float
-    deadlines: Deadlines
-    cloudwatch: bool = False  # the verdict waits for CloudWatch's last period
-    last_answer_at: float | None = None
-    master: MasterIdentity | None = None
-    measured: Measured | None = None
-    attempts: int = 0  # transient failures in a row (backoff)
-    next_attempt_at: float | None = None
-    window: tuple[float, float] | None = None  # the measurement window, epoch seconds
-    result: dict[str, Any] | None = field(default=None, compare=False)
-    message: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return self.phase in FINISHED
-
-    def to_wire(self) -> dict[str, Any]:
-        """The part kept in status.lifecycle (the result stays with the master).
-
-        Unset fields are null, not left out: in a merge patch null removes what the
-        previous run left there (its master, its window)."""
-        data = asdict(self)
-        data.pop("result")
-        data.pop("phase")
-        data.pop("message")
-        return _camel(data)
-
-    @classmethod
-    def from_wire(cls, phase: str, data: dict[str, Any], fallback: Deadlines) -> RunState:
-        data = _snake(data)
-        master = data.get("master")
-        measured = data.get("measured")
-        window = data.get("window")
-        return cls(
-            phase=phase,
-            run_id=str(data.get("run_id") or ""),
-            cloudwatch=bool(data.get("cloudwatch")),
-            started_at=float(data.get("started_at") or 0.0),
-            phase_since=float(data.get("phase_since") or data.get("started_at") or 0.0),
-            deadlines=Deadlines(**data["deadlines"]) if data.get("deadlines") else fallback,
-            last_answer_at=data.get("last_answer_at"),
-            master=MasterIdentity(**master) if master else None,
-            measured=Measured(**measured) if measured else None,
-            attempts=int(data.get("attempts") or 0),
-            next_attempt_at=data.get("next_attempt_at"),
-            window=tuple(window) if window else None,  # type: ignore[arg-type]
-        )
-
-
-def new_run(run_id: str, deadlines: Deadlines, now: float, *, cloudwatch: bool) -> RunState:
-    return RunState(
-        phase=Phase.PENDING.value,
-        run_id=run_id,
-        cloudwatch=cloudwatch,
-        started_at=now,
-        phase_since=now,
-        deadlines=deadlines,
-        message="creating the load generator",
-    )
-
-
-# ------------------------------------------------------------------ observations
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """The runtime could not do what was asked; `permanent`: retrying cannot help."""
-
-    message: str
-    permanent: bool
-    reason: Reason = Reason.REFUSED  # the run's reason when it ends on this refusal
-
-
-def result_unverified(why: str) -> Refusal:
-    """A result that fails verification ends the run in Error: it is never judged."""
-    return Refusal(
-        f"the master's result was not judged: {why}", permanent=True,
-        reason=Reason.RESULT_UNVERIFIED,
-    )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Observation:
-    """What the runtime saw this tick; a field left None was not observed."""
-
-    created: bool | None = None  # Need.CREATE done
-    refusal: Refusal | None = None  # creating or observing failed
-    master: MasterIdentity | None = None  # the current master (pod or process), if any
-    master_gone: str | None = None  # the master is gone, and why (pod deleted, exit code)
-    conductor: dict[str, Any] | None = None  # /elt/status, when the master answered
-    measured: Measured | None = None  # the figures of that poll (Measured.from_poll)
-    unanswered: str | None = None  # why the master did not answer
-    result: dict[str, Any] | None = None  # /elt/result, once there
-    cloudwatch_done: bool | None = None  # the final scrape's decision
-    cloudwatch_retry_after: float = 0.0
-    cloudwatch_message: str = ""
-    interrupted: bool = False  # Ctrl-C, SIGTERM
-    pods: str = ""  # the pods in words, for messages
-
-
-# ------------------------------------------------------------------ actions
-
-
-@dataclass(frozen=True)
-class Event:
-    kind: str  # Normal, Warning
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Finish:
-    """The run ends: with a verdict on `result` (judge it), or in Error."""
-
-    reason: Reason
-    message: str
-    error: bool
-    result: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class StopLoad:
-    """Ask the conductor to close the window now (interrupted)."""
-
-
-Action = Event | Finish | StopLoad
-
-
-@dataclass(frozen=True)
-class Decision:
-    state: RunState
-    actions: list[Action]
-
-    @property
-    def finish(self) -> Finish | None:
-        return next((a for a in self.actions if isinstance(a, Finish)), None)
-
-
-# ------------------------------------------------------------------ the function
 
 
 def needs(state: RunState, now: float) -> set[Need]:
@@ -496,32 +291,6 @@ def _enter(state: RunState, phase: str, now: float, message: str) -> RunState:
 
 def _measured(state: RunState) -> str:
     return (state.measured or Measured()).describe()
-
-
-# ------------------------------------------------------------------ wire names
-
-
-def _camel(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {_to_camel(k): _camel(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_camel(v) for v in data]
-    return data
-
-
-def _snake(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {_to_snake(k): _snake(v) for k, v in data.items()}
-    return data
-
-
-def _to_camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def _to_snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
 
 
 # ------------------------------------------------------------------ one tick

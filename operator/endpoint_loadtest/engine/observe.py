@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from endpoint_loadtest.api.models import Progress, StreamingProgress
 from endpoint_loadtest.engine import master_replies as replies
 from endpoint_loadtest.engine import signing, timeline
+from endpoint_loadtest.engine.run_messages import result_unverified
 
 TERMINAL_STATES = ("finished", "error")
 
@@ -262,3 +263,14 @@ def _bounded(response: Any, cap: int, path: str) -> bytes:
     if len(body) > cap:
         raise BadReply(f"{path}: the reply is larger than {cap} bytes")
     return body
+
+
+def observe_result(client: MasterClient, found: dict[str, Any]) -> None:
+    """The observation of Need.RESULT into `found`: the result, or why there is none
+    (`unanswered`, unless the poll already said why; a refusal if it fails verification)."""
+    try:
+        found["result"] = client.result()
+    except MasterUnavailable as error:
+        found.setdefault("unanswered", str(error))
+    except ResultUnverified as error:
+        found["refusal"] = result_unverified(str(error))

@@ -56,6 +56,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from endpoint_loadtest.local.runtime import run_command
+    from endpoint_loadtest.local.run_command import run_command
 
     return run_command(args)

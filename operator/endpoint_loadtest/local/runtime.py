@@ -2,19 +2,16 @@
 
 It carries out the engine's plan, observes the master until the conductor is
 done (or the user presses Ctrl-C, which ends the window early and still writes
-what was measured), judges, writes result.json and Locust's reports, and stops
-every process it started.
+what was measured), saves Locust's reports, and stops every process it started.
+The verdict is engine/final_status.py's; the `elt run` command around it (result.json,
+report.html, the summary) is run_command.py's.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
-import signal
-import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,50 +19,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from endpoint_loadtest.api.loader import DocumentError, load_document
-from endpoint_loadtest.api.models import (
-    EndpointLoadTest,
-    EndpointLoadTestStatus,
-    Phase,
-    VerdictResult,
-)
+from endpoint_loadtest.api.models import EndpointLoadTest, EndpointLoadTestStatus, Phase
 from endpoint_loadtest.engine import lifecycle as lc
-from endpoint_loadtest.engine.capacity import evaluate_run, step_windows
+from endpoint_loadtest.engine.final_status import final_status
 from endpoint_loadtest.engine.observe import (
     MasterClient,
     MasterUnavailable,
-    ResultUnverified,
     Snapshot,
+    observe_result,
 )
-from endpoint_loadtest.engine.plan import Placement, PlanError, build_plan
+from endpoint_loadtest.engine.plan import Placement, build_plan
 from endpoint_loadtest.engine.signing import new_token
-from endpoint_loadtest.engine.status import completed_status, error_status, now
-from endpoint_loadtest.local.command import (
-    EXIT_ERROR,
-    EXIT_FAILED,
-    EXIT_INCONCLUSIVE,
-    EXIT_PASSED,
-)
+from endpoint_loadtest.engine.status import now
 from endpoint_loadtest.local.processes import ProcessGroup, free_port
-from endpoint_loadtest.local.progress import (
-    ProgressReporter,
-    render_capacity,
-    render_verdict,
-    step_line,
-)
+from endpoint_loadtest.local.progress import ProgressReporter, step_line
 from endpoint_loadtest.observability import cloudwatch as cw
-from endpoint_loadtest.observability.exporter import EXPORTER, serve
-from endpoint_loadtest.report.render import render_report
+from endpoint_loadtest.observability.exporter import EXPORTER
 
 POLL_SECONDS = 1.0
 START_TIMEOUT_SECONDS = 60.0  # no image to pull here; the other bounds: engine/lifecycle.py
 HOST = "127.0.0.1"
-
-EXIT_CODES = {
-    VerdictResult.PASSED: EXIT_PASSED,
-    VerdictResult.FAILED: EXIT_FAILED,
-    VerdictResult.INCONCLUSIVE: EXIT_INCONCLUSIVE,
-}
 
 REPORTS = {  # report.html is our own (endpoint_loadtest.report), written beside these
     "locust-report.html": "/stats/report?download=1&theme=light",
@@ -153,36 +126,10 @@ class LocalRun:
         finally:
             self.group.stop()
             token_path.unlink(missing_ok=True)
-        if finish.error or finish.result is None:
-            return error_status(
-                run_id=self.run_id,
-                started_at=self.started_at,
-                message=finish.message,
-                reason=finish.reason.value,
-            )
-        window = dict(finish.result)
-        if state.window is not None:
-            window.setdefault("windowStart", state.window[0])
-            window.setdefault("windowEnd", state.window[1])
-        figures, conditions, per_step = None, [], None
-        if self.final_cloudwatch is not None:
-            figures = self.final_cloudwatch.figures
-            conditions.append(self.final_cloudwatch.condition())
-            if figures is not None and self.test.spec.search is not None:
-                per_step = [
-                    cw.scrape_window(self.test.spec, start, end).figures
-                    for start, end in step_windows(window, self.test.spec.cloudwatch.period)
-                ]
-        results, verdict, capacity = evaluate_run(window, self.test.spec, figures, per_step)
-        return completed_status(
-            run_id=self.run_id,
-            started_at=self.started_at,
-            results=results,
-            verdict=verdict,
-            conditions=conditions,
-            reason=finish.reason.value if finish.reason == lc.Reason.WORKER_LOST else None,
-            capacity=capacity,
-        )
+        return final_status(
+            finish, state, self.test.spec, run_id=self.run_id, started_at=self.started_at,
+            scrape=self.final_cloudwatch, scrape_window=cw.scrape_window,
+        )  # fmt: skip
 
     def _drive(self, state: lc.RunState) -> tuple[lc.RunState, lc.Finish]:
         """Tick the lifecycle until it finishes; Ctrl-C closes the window early."""
@@ -226,12 +173,7 @@ class LocalRun:
         if lc.Need.MASTER in wanted:
             found.update(self._master(state))
         if lc.Need.RESULT in wanted and "master_gone" not in found:
-            try:
-                found["result"] = self.client.result()
-            except MasterUnavailable as error:
-                found.setdefault("unanswered", str(error))
-            except ResultUnverified as error:
-                found["refusal"] = lc.result_unverified(str(error))
+            observe_result(self.client, found)
         if lc.Need.CLOUDWATCH in wanted:
             found.update(self._cloudwatch(state))
         return lc.Observation(**found)
@@ -290,11 +232,7 @@ class LocalRun:
                 + (f"; {scrape.reason}" if scrape.reason else "")
                 + f" ({scrape.seconds * 1000:.0f} ms per scrape)"
             )
-        return {
-            "cloudwatch_done": decision.done,
-            "cloudwatch_retry_after": decision.retry_after,
-            "cloudwatch_message": decision.message,
-        }
+        return lc.cloudwatch_step(decision.done, decision.retry_after, decision.message)
 
     def _live_cloudwatch(self, snapshot: Snapshot) -> None:
         """Scrape CloudWatch every period (at least 15 s apart) while the test runs."""
@@ -334,128 +272,3 @@ class LocalRun:
 def _workers(snapshot: Snapshot) -> tuple[int, int]:
     workers = snapshot.status.get("workers") or {}
     return workers.get("connected", 0), workers.get("expected", 0)
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM (CI cancelling a job, `timeout`, kill) ends the run like Ctrl-C does.
-
-    The Locust processes run in their own sessions, so without this a terminated
-    `elt run` would leave its master and workers running and write no result.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def write_result(output: Path, test: EndpointLoadTest, status: EndpointLoadTestStatus) -> Path:
-    """result.json: the resource as it would look in a cluster, status included."""
-    document = {
-        "apiVersion": test.api_version,
-        "kind": test.kind,
-        "metadata": {"name": test.metadata.name},
-        "spec": test.spec.to_wire(),
-        "status": status.to_wire(),
-    }
-    path = output / "result.json"
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    return path
-
-
-def write_report(output: Path, test: EndpointLoadTest, status: EndpointLoadTestStatus) -> Path:
-    """report.html: our report of the verdict's figures (Locust's is locust-report.html)."""
-    path = output / "report.html"
-    path.write_text(render_report(status.to_wire(), test.spec.to_wire(), test.metadata.name))
-    return path
-
-
-def _render_cloudwatch(status: EndpointLoadTestStatus) -> None:
-    """The endpoint's CloudWatch figures under the verdict table, or why they are missing."""
-    for condition in status.conditions:
-        if condition.type == cw.CONDITION_TYPE and condition.status != "True":
-            print(f"CloudWatch: {condition.message}")
-    figures = status.results.cloudwatch if status.results else None
-    if figures is None:
-        return
-
-    def ms(value: float | None) -> str:
-        return "-" if value is None else f"{value:g} ms"
-
-    model, overhead = figures.model_latency_ms, figures.overhead_latency_ms
-    cpu = (
-        "-" if figures.cpu_utilization_percent is None else f"{figures.cpu_utilization_percent:g}%"
-    )
-    if figures.instance_cpu_percent is not None:
-        cpu += f" ({figures.instance_cpu_percent:g}% of the instance)"
-    print(
-        f"CloudWatch {figures.endpoint_name}/{figures.variant_name}: "
-        f"{figures.invocations or 0:g} invocations, "
-        f"5XX {figures.invocation_5xx_errors or 0:g}, 4XX {figures.invocation_4xx_errors or 0:g}; "
-        f"ModelLatency avg {ms(model.average)} p50 {ms(model.p50)} p90 {ms(model.p90)} "
-        f"p99 {ms(model.p99)}; OverheadLatency avg {ms(overhead.average)} p99 {ms(overhead.p99)}; "
-        f"CPU max {cpu}"
-        + (", SATURATED" if figures.saturated else "")
-        + ("" if figures.complete else "; the last period was not published in time")
-    )
-
-
-def run_command(args: argparse.Namespace) -> int:
-    try:
-        test = load_document(args.file)
-    except DocumentError as error:
-        print(f"invalid: {error}", file=sys.stderr)
-        return EXIT_ERROR
-    if args.workers is not None:
-        if args.workers < 1:
-            print("invalid: --workers must be at least 1", file=sys.stderr)
-            return EXIT_ERROR
-        test.spec.load.workers = args.workers
-    output: Path = args.output
-    reporter = ProgressReporter(title=f"elt run {test.metadata.name}", quiet=args.quiet)
-    metrics_port = getattr(args, "metrics_port", None)
-    run = LocalRun(
-        test=test, output=output, reporter=reporter, export_metrics=metrics_port is not None
-    )
-    if metrics_port is not None:
-        try:
-            server, _ = serve(metrics_port, getattr(args, "metrics_host", "127.0.0.1"))
-        except OSError as error:
-            print(f"invalid: --metrics-port {metrics_port}: {error}", file=sys.stderr)
-            return EXIT_ERROR
-        host, port = server.server_address[:2]
-        print(f"metrics: http://{host}:{port}/metrics", flush=True)
-    try:
-        with reporter, _terminate_as_interrupt():
-            status = run.execute()
-    except (RunError, PlanError) as error:
-        status = error_status(run_id=run.run_id, started_at=run.started_at, message=str(error))
-    except KeyboardInterrupt:
-        status = error_status(
-            run_id=run.run_id, started_at=run.started_at, message="interrupted before a result"
-        )
-    if getattr(run, "client", None) is not None:
-        status.series = run.client.series.status_series
-    path = write_result(output, test, status)
-    report = write_report(output, test, status)
-    render_verdict(status)
-    if status.capacity is not None:
-        render_capacity(status.capacity)
-    _render_cloudwatch(status)
-    if metrics_port is not None:
-        run.export(status.to_wire())
-        linger = float(getattr(args, "metrics_linger", 0.0))
-        if linger > 0 and not EXPORTER.wait_scraped(linger):
-            print(f"metrics: the final figures were not scraped within {linger:g}s")
-    print(f"result: {path}  report: {report}")
-    if status.verdict is None:
-        return EXIT_ERROR
-    return EXIT_CODES[VerdictResult(status.verdict.result)]
