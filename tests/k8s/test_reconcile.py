@@ -267,7 +267,8 @@ def test_a_reserved_env_name_is_refused_by_the_operator_where_the_crd_lacks_the_
     world.body["spec"] = {**SPEC, "pod": {"env": env}}
     world.tick()
     assert world.status["phase"] == "Error" and world.status["reason"] == "InvalidSpec"
-    assert "pod.env[2].name: 'PYTHONPATH' must not start with PYTHON" in world.status["message"]
+    refusal = "spec.pod.env[2].name: 'PYTHONPATH' must not start with PYTHON"
+    assert refusal in world.status["message"]
     assert reasons(world) == ["InvalidSpec"] and world.cluster.created == []
 
 

@@ -169,7 +169,7 @@ class Reconciler:
             self.settings.check_caps(spec)
             self.settings.security.check_cloudwatch(spec)
         except ValidationError as error:
-            message = f"invalid spec: {describe_validation_error(error)}"
+            message = "invalid spec: " + describe_validation_error(error, root="spec")
             self._error(body, step, run_id, message, lc.Reason.INVALID_SPEC.value)
             return
         except ValueError as error:
