@@ -3,7 +3,7 @@
 .PHONY: bench bench-cluster
 
 bench-cluster: venv cluster-tools image ## fifty tests at once on the test cluster: one verdict each, operator peak RSS, idle API requests
-	ELT_MANY_TESTS=50 $(PY) -m pytest tests/e2e/test_many_tests.py -s -p no:cacheprovider
+	ELT_MANY_TESTS=50 ELT_IDLE_SECONDS=60 $(PY) -m pytest tests/e2e/test_many_tests.py -s -p no:cacheprovider
 
 bench: venv ## load-generator cost per core, memory per 1,000 users, latency fidelity (2 cores)
 	$(PY) bench/run.py $(BENCH_ARGS)
