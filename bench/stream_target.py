@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import socket
 import sys
 
-from gevent.server import StreamServer
-from target import _content_length
+from loopback import json_response, serve, serve_connection
 
 from endpoint_loadtest.loadgen.streaming.eventstream import encode_message
 
@@ -67,46 +65,19 @@ def build_response(tokens: int, stream_format: str) -> list[bytes]:
 
 
 def make_handler(writes: list[bytes], tokens: int):  # type: ignore[no-untyped-def]
+    def respond(sock, head: bytes) -> None:  # type: ignore[no-untyped-def]
+        if head.startswith(b"GET /_count"):
+            sock.sendall(json_response(STATE))
+            return
+        for write in writes:
+            sock.sendall(write)
+        STATE["requests"] += 1
+        STATE["tokens"] += tokens
+
     def handle(sock, _address) -> None:  # type: ignore[no-untyped-def]
         # As model servers do (uvicorn, aiohttp): a token is sent when it is written.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        STATE["connections"] += 1
-        buffer = b""
-        try:
-            while True:
-                at = buffer.find(b"\r\n\r\n")
-                while at < 0:
-                    chunk = sock.recv(262144)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                    at = buffer.find(b"\r\n\r\n")
-                head = buffer[:at]
-                need = at + 4 + _content_length(head)
-                while len(buffer) < need:
-                    chunk = sock.recv(262144)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                buffer = buffer[need:]
-                if head.startswith(b"GET /_count"):
-                    body = json.dumps(STATE).encode()
-                    sock.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                        + str(len(body)).encode()
-                        + b"\r\n\r\n"
-                        + body
-                    )
-                    continue
-                for write in writes:
-                    sock.sendall(write)
-                STATE["requests"] += 1
-                STATE["tokens"] += tokens
-        except OSError:
-            return
-        finally:
-            STATE["connections"] -= 1
-            sock.close()
+        serve_connection(sock, STATE, respond)
 
     return handle
 
@@ -116,13 +87,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64, help="output tokens per request")
     parser.add_argument("--format", choices=("eventstream", "sse"), default="eventstream")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-    handler = make_handler(build_response(args.tokens, args.format), args.tokens)
-    server = StreamServer(("127.0.0.1", 0), handler, backlog=4096)
-    server.start()
-    print(f"http://127.0.0.1:{server.server_port}", flush=True)
-    server.serve_forever()
+    serve(make_handler(build_response(args.tokens, args.format), args.tokens))
 
 
 if __name__ == "__main__":

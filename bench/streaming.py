@@ -16,31 +16,28 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from run import (
+from harness import (
     ENV_AWS,
-    GEN_CPU,
-    LOCUSTFILE,
     ROOT,
-    TARGET_CPU,
-    CpuSample,
+    SAGEMAKER_TARGET,
+    Generator,
     first_line_url,
-    free_port,
     http,
-    pinned,
-    spawn,
+    measure_interval,
+    start_target,
     stop,
     wait_until,
+    write_plan,
 )
 
 BODY = '{"inputs": "one two three four five six seven eight"}'
 CLIENTS = {"fast": "eventstream", "boto3": "eventstream", "http": "sse"}
 
 
-def write_plan(workdir: Path, url: str, client: str, users: int) -> Path:
+def stream_plan(workdir: Path, url: str, client: str, users: int) -> Path:
     if client == "http":
         target = {
             "kind": "http",
@@ -48,117 +45,49 @@ def write_plan(workdir: Path, url: str, client: str, users: int) -> Path:
             "stream": {"format": "openai", "includeUsage": True},
         }
     else:
-        target = {
-            "kind": "sagemaker",
-            "endpointName": "sim-endpoint",
-            "region": "us-east-1",
-            "contentType": "application/json",
-            "stream": {"format": "jsonlines"},
-        }
-    plan = {
-        "version": 1,
-        "test": {"name": "bench-stream", "runId": "bench"},
-        "target": target,
-        "client": "boto3" if client == "boto3" else "fast",
-        "payload": {"selection": "roundRobin", "bodies": [{"name": "bench", "inline": BODY}]},
-        "schedule": {
-            "stages": [{"durationSeconds": None, "users": users, "spawnRate": users}],
-            "warmupSeconds": 0,
-            "durationSeconds": 60,
-            "expectWorkers": 1,
-            "workerConnectTimeoutSeconds": 60,
-            "requestTimeoutSeconds": 30,
-        },
-    }
+        target = {**SAGEMAKER_TARGET, "stream": {"format": "jsonlines"}}
+    plan_client = "boto3" if client == "boto3" else "fast"
     path = workdir / f"plan-stream-{client}.json"
-    path.write_text(json.dumps(plan))
-    return path
+    return write_plan(path, "bench-stream", target, plan_client, BODY, users)
 
 
 def measure(workdir: Path, client: str, users: int, tokens: int, warmup: float, seconds: float):
-    target = spawn(
-        pinned(
-            TARGET_CPU,
-            [
-                sys.executable,
-                str(ROOT / "bench" / "stream_target.py"),
-                "--tokens",
-                str(tokens),
-                "--format",
-                CLIENTS[client],
-            ],
-        ),
+    script = str(ROOT / "bench" / "stream_target.py")
+    target = start_target(
+        [script, "--tokens", str(tokens), "--format", CLIENTS[client]],
         {},
         workdir / f"stream-target-{client}.log",
     )
-    master = worker = None
+    gen = None
     try:
         url = first_line_url(target)
-        web = f"http://127.0.0.1:{free_port()}"
-        master_port = free_port()
         env = {
             **ENV_AWS,
             "BENCH_CLIENT": "boto3" if client == "boto3" else "fast",
             "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": url,
-            "ELT_PLAN_FILE": str(write_plan(workdir, url, client, users)),
+            "ELT_PLAN_FILE": str(stream_plan(workdir, url, client, users)),
         }
-        locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
-        master = spawn(
-            pinned(
-                TARGET_CPU,
-                [
-                    *locust,
-                    "--master",
-                    "--master-bind-host=127.0.0.1",
-                    f"--master-bind-port={master_port}",
-                    "--web-host=127.0.0.1",
-                    f"--web-port={web.rsplit(':', 1)[1]}",
-                ],
-            ),
-            env,
-            workdir / f"master-stream-{client}.log",
-        )
-        worker = spawn(
-            pinned(
-                GEN_CPU,
-                [*locust, "--worker", "--master-host=127.0.0.1", f"--master-port={master_port}"],
-            ),
-            env,
-            workdir / f"worker-stream-{client}.log",
-        )
-
-        def connected() -> bool:
-            try:
-                return len(http(f"{web}/stats/requests").get("workers", [])) == 1
-            except OSError:
-                return False
-
-        wait_until(connected, 60, f"the {client} worker to connect")
-        http(f"{web}/bench/phase/measure", "POST", {})
-        http(f"{web}/swarm", "POST", {"user_count": users, "spawn_rate": users})
+        gen = Generator(workdir, env, client, logs=f"stream-{client}")
+        gen.phase("measure")
+        gen.swarm(users)
         wait_until(lambda: http(f"{url}/_count")["requests"] > 50, 60, f"{client} streams")
-        time.sleep(warmup)  # a fixed warm-up interval before the measured one
-        c0, t0 = http(f"{url}/_count"), time.monotonic()
-        worker_cpu, target_cpu = CpuSample(worker.pid), CpuSample(target.pid)
-        time.sleep(seconds)  # the measurement interval itself
-        c1, t1 = http(f"{url}/_count"), time.monotonic()
-        w_cpu, tg_cpu = worker_cpu.percent(), target_cpu.percent()
-        stats = http(f"{web}/stats/requests")
+        measured = measure_interval(url, gen.worker.pid, target.pid, warmup, seconds)
+        stats = gen.stats()
     finally:
-        for proc in (worker, master, target):
-            if proc is not None:
-                stop(proc)
+        if gen is not None:
+            gen.close()
+        stop(target)
     aggregated = next(e for e in stats["stats"] if e["name"] == "Aggregated")
-    token_rate = (c1["tokens"] - c0["tokens"]) / (t1 - t0)
+    token_rate = measured.rate("tokens")
     return {
         "client": client,
         "users": users,
         "tokens_per_request": tokens,
         "tokens_per_second": round(token_rate, 1),
-        "streams_per_second": round((c1["requests"] - c0["requests"]) / (t1 - t0), 1),
-        "worker_cpu_percent": round(w_cpu, 1),
-        "target_cpu_percent": round(tg_cpu, 1),
-        "tokens_per_second_per_core": round(token_rate / max(w_cpu / 100.0, 1e-9), 1),
+        "streams_per_second": round(measured.rate("requests"), 1),
+        "worker_cpu_percent": round(measured.worker_cpu, 1),
+        "target_cpu_percent": round(measured.target_cpu, 1),
+        "tokens_per_second_per_core": round(token_rate / max(measured.worker_cpu / 100.0, 1e-9), 1),
         "reported_requests": aggregated["num_requests"],
         "reported_failures": aggregated["num_failures"],
     }

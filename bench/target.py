@@ -19,15 +19,13 @@ POST /_reset clears the truth samples.
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import resource
 import sys
 import time
 from array import array
 
 import gevent
-from gevent.server import StreamServer
+from loopback import json_response, serve, serve_connection
 
 from endpoint_loadtest.simulator.config import ServiceTime
 from endpoint_loadtest.simulator.model import service_time_sampler
@@ -44,73 +42,33 @@ STATE = {"requests": 0, "connections": 0}
 TRUTH_MS = array("d")
 
 
-def _content_length(head: bytes) -> int:
-    lower = head.lower()
-    at = lower.find(b"\r\ncontent-length:")
-    if at < 0:
-        return 0
-    end = lower.find(b"\r\n", at + 2)
-    return int(lower[at + 17 : end if end > 0 else None])
-
-
-def _json(payload: object) -> bytes:
-    body = json.dumps(payload).encode()
-    return (
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-        + str(len(body)).encode()
-        + b"\r\n\r\n"
-        + body
-    )
-
-
 def _control(head: bytes) -> bytes | None:
     if head.startswith(b"GET /_count"):
-        return _json(STATE)
+        return json_response(STATE)
     if head.startswith(b"GET /_stats"):
-        return _json(summarize(TRUTH_MS))
+        return json_response(summarize(TRUTH_MS))
     if head.startswith(b"POST /_reset"):
         del TRUTH_MS[:]
-        return _json({"reset": True})
+        return json_response({"reset": True})
     return None
 
 
 def make_handler(draw_seconds):  # type: ignore[no-untyped-def]
-    def handle(sock, _address) -> None:  # type: ignore[no-untyped-def]
-        STATE["connections"] += 1
-        buffer = b""
-        try:
-            while True:
-                at = buffer.find(b"\r\n\r\n")
-                while at < 0:
-                    chunk = sock.recv(262144)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                    at = buffer.find(b"\r\n\r\n")
-                head = buffer[:at]
-                need = at + 4 + _content_length(head)
-                while len(buffer) < need:
-                    chunk = sock.recv(262144)
-                    if not chunk:
-                        return
-                    buffer += chunk
-                buffer = buffer[need:]
-                if (answer := _control(head)) is not None:
-                    sock.sendall(answer)
-                    continue
-                STATE["requests"] += 1
-                if draw_seconds is None:
-                    sock.sendall(RESPONSE)
-                    continue
-                read_at = time.perf_counter()
-                gevent.sleep(draw_seconds())
-                sock.sendall(RESPONSE)
-                TRUTH_MS.append((time.perf_counter() - read_at) * 1000.0)
-        except OSError:
+    def respond(sock, head: bytes) -> None:  # type: ignore[no-untyped-def]
+        if (answer := _control(head)) is not None:
+            sock.sendall(answer)
             return
-        finally:
-            STATE["connections"] -= 1
-            sock.close()
+        STATE["requests"] += 1
+        if draw_seconds is None:
+            sock.sendall(RESPONSE)
+            return
+        read_at = time.perf_counter()
+        gevent.sleep(draw_seconds())
+        sock.sendall(RESPONSE)
+        TRUTH_MS.append((time.perf_counter() - read_at) * 1000.0)
+
+    def handle(sock, _address) -> None:  # type: ignore[no-untyped-def]
+        serve_connection(sock, STATE, respond)
 
     return handle
 
@@ -127,12 +85,7 @@ def main() -> None:
             "lognormal", args.service_time_ms, args.service_time_p99_ms or args.service_time_ms
         )
         draw = service_time_sampler(spec, random.Random(args.seed))
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
-    server = StreamServer(("127.0.0.1", 0), make_handler(draw), backlog=4096)
-    server.start()
-    print(f"http://127.0.0.1:{server.server_port}", flush=True)
-    server.serve_forever()
+    serve(make_handler(draw))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,34 +86,85 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def main() -> int:
-    OUTPUT.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | DUMMY_AWS
+def dummy_aws_env() -> dict[str, str]:
+    """This process's environment with the simulator's dummy AWS credentials only."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | DUMMY_AWS
+
+
+def start_moto(
+    label: str, log_name: str, env: dict[str, str], started: list[subprocess.Popen]
+) -> str:
+    """moto's server (CloudWatch) on a free port; its URL once it answers."""
+    moto_port = free_port()
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    print(f"{label}: starting moto (CloudWatch) on {moto_url}")
+    moto, moto_log = start(
+        log_name,
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+        env,
+    )
+    started.append(moto)
+    wait_until("moto", lambda: answers(moto_url + "/moto-api/"), moto, moto_log)
+    return moto_url
+
+
+def start_simulator(
+    log_name: str,
+    ready: Path,
+    moto_url: str,
+    simulator_args: list[str],
+    env: dict[str, str],
+    started: list[subprocess.Popen],
+) -> str:
+    """`elt simulate` publishing to moto; its URL once it wrote the ready file."""
+    ready.unlink(missing_ok=True)
+    simulator, sim_log = start(
+        log_name,
+        [sys.executable, "-m", "endpoint_loadtest.cli", "simulate", "--port", "0",
+         "--ready-file", str(ready), "--cloudwatch-endpoint-url", moto_url, *simulator_args],
+        env,
+    )  # fmt: skip
+    started.append(simulator)
+    wait_until("the simulator", ready.exists, simulator, sim_log)
+    return json.loads(ready.read_text())["url"]
+
+
+def served_requests(simulator_url: str, endpoint: str) -> int:
+    """What the simulator counted for the endpoint (its truth, against elt's count)."""
+    with urllib.request.urlopen(simulator_url + "/_simulator/stats", timeout=5) as resp:
+        return json.load(resp)["endpoints"][endpoint]["requests"]
+
+
+def print_exit(label: str, code: int) -> None:
+    print(f"{label}: elt run exited {code} (0 passed, 1 failed, 2 inconclusive, 3 error)")
+
+
+@contextmanager
+def stopped_at_exit() -> Iterator[list[subprocess.Popen]]:
+    """The list of what a demo starts: stopped, last first, however the demo ends."""
     started: list[subprocess.Popen] = []
     try:
-        moto_port = free_port()
-        moto_url = f"http://127.0.0.1:{moto_port}"
-        print(f"demo: starting moto (CloudWatch) on {moto_url}")
-        moto, moto_log = start(
-            "moto",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-            env,
-        )
-        started.append(moto)
-        wait_until("moto", lambda: answers(moto_url + "/moto-api/"), moto, moto_log)
+        yield started
+    finally:
+        for proc in reversed(started):
+            stop(proc)
 
-        ready = OUTPUT / "simulator.ready"
-        ready.unlink(missing_ok=True)
+
+def print_counts(label: str, simulator_url: str, endpoint: str, reported: object) -> None:
+    """The simulator's own count beside elt's: they should be the same."""
+    served = served_requests(simulator_url, endpoint)
+    print(f"\n{label}: the simulator served {served} requests; elt counted {reported}.")
+
+
+def main() -> int:
+    OUTPUT.mkdir(exist_ok=True)
+    env = dummy_aws_env()
+    with stopped_at_exit() as started:
+        moto_url = start_moto("demo", "moto", env, started)
         print(f"demo: starting the SageMaker simulator ({ENDPOINT}: 2 instances x 4 vCPUs)")
-        simulator, sim_log = start(
-            "simulator",
-            [sys.executable, "-m", "endpoint_loadtest.cli", "simulate", "--port", "0",
-             "--ready-file", str(ready), "--cloudwatch-endpoint-url", moto_url, *SIMULATOR_ARGS],
-            env,
-        )  # fmt: skip
-        started.append(simulator)
-        wait_until("the simulator", ready.exists, simulator, sim_log)
-        simulator_url = json.loads(ready.read_text())["url"]
+        simulator_url = start_simulator(
+            "simulator", OUTPUT / "simulator.ready", moto_url, SIMULATOR_ARGS, env, started
+        )
 
         print(f"demo: elt run {EXAMPLE.relative_to(ROOT)} (about a minute)\n", flush=True)
         run_env = env | {"AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME": simulator_url}
@@ -119,17 +172,12 @@ def main() -> int:
             [sys.executable, "-m", "endpoint_loadtest.cli", "run", str(EXAMPLE), "-o", str(OUTPUT)],
             env=run_env,
         )
-        with urllib.request.urlopen(simulator_url + "/_simulator/stats", timeout=5) as resp:
-            served = json.load(resp)["endpoints"][ENDPOINT]["requests"]
         result = json.loads((OUTPUT / "result.json").read_text())
         reported = result["status"].get("results", {}).get("totalRequests")
-        print(f"\ndemo: the simulator served {served} requests; elt counted {reported}.")
+        print_counts("demo", simulator_url, ENDPOINT, reported)
         print(f"demo: output in {OUTPUT.relative_to(ROOT)}/ (result.json, report.html, logs)")
-        print(f"demo: elt run exited {code} (0 passed, 1 failed, 2 inconclusive, 3 error)")
+        print_exit("demo", code)
         return code
-    finally:
-        for proc in reversed(started):
-            stop(proc)
 
 
 if __name__ == "__main__":

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import yaml
-from demo import DUMMY_AWS, answers, free_port, start, stop, wait_until
+from demo import (
+    dummy_aws_env,
+    print_counts,
+    print_exit,
+    start_moto,
+    start_simulator,
+    stopped_at_exit,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "demo-output" / "capacity"
@@ -61,34 +66,16 @@ def demo_document() -> Path:
 
 def main() -> int:
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | DUMMY_AWS
-    started: list[subprocess.Popen] = []
-    try:
-        moto_port = free_port()
-        moto_url = f"http://127.0.0.1:{moto_port}"
-        print(f"demo-capacity: starting moto (CloudWatch) on {moto_url}")
-        moto, moto_log = start(
-            "capacity-moto",
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-            env,
-        )
-        started.append(moto)
-        wait_until("moto", lambda: answers(moto_url + "/moto-api/"), moto, moto_log)
-        ready = OUTPUT / "simulator.ready"
-        ready.unlink(missing_ok=True)
+    env = dummy_aws_env()
+    with stopped_at_exit() as started:
+        moto_url = start_moto("demo-capacity", "capacity-moto", env, started)
         print(
             f"demo-capacity: the simulator serves {ENDPOINT} on 1 instance x {VCPUS} vCPUs "
             f"(true capacity {true_capacity():.1f} requests/s)"
         )
-        simulator, sim_log = start(
-            "capacity-simulator",
-            [sys.executable, "-m", "endpoint_loadtest.cli", "simulate", "--port", "0",
-             "--ready-file", str(ready), "--cloudwatch-endpoint-url", moto_url, *SIMULATOR_ARGS],
-            env,
-        )  # fmt: skip
-        started.append(simulator)
-        wait_until("the simulator", ready.exists, simulator, sim_log)
-        simulator_url = json.loads(ready.read_text())["url"]
+        simulator_url = start_simulator(
+            "capacity-simulator", OUTPUT / "simulator.ready", moto_url, SIMULATOR_ARGS, env, started
+        )
         document = demo_document()
         print(f"demo-capacity: elt run {document.relative_to(ROOT)} (a few minutes)\n", flush=True)
         run_env = env | {
@@ -97,12 +84,10 @@ def main() -> int:
         }
         command = [sys.executable, "-m", "endpoint_loadtest.cli", "run", str(document)]
         code = subprocess.call([*command, "-o", str(OUTPUT)], env=run_env)
-        with urllib.request.urlopen(simulator_url + "/_simulator/stats", timeout=5) as resp:
-            served = json.load(resp)["endpoints"][ENDPOINT]["requests"]
         status = json.loads((OUTPUT / "result.json").read_text())["status"]
         capacity = status.get("capacity") or {}
         reported = (status.get("results") or {}).get("totalRequests")
-        print(f"\ndemo-capacity: the simulator served {served} requests; elt counted {reported}.")
+        print_counts("demo-capacity", simulator_url, ENDPOINT, reported)
         if capacity.get("maxTPS") is not None:
             share = capacity["maxTPS"] / true_capacity()
             print(
@@ -110,11 +95,8 @@ def main() -> int:
                 f"{share:.0%} of the simulator's true capacity {true_capacity():.1f}."
             )
         print(f"demo-capacity: output in {OUTPUT.relative_to(ROOT)}/ (result.json, logs)")
-        print(f"demo-capacity: elt run exited {code} (0 passed, 1 failed, 2 inconclusive, 3 error)")
+        print_exit("demo-capacity", code)
         return code
-    finally:
-        for proc in reversed(started):
-            stop(proc)
 
 
 if __name__ == "__main__":

@@ -181,12 +181,12 @@ sender(time.perf_counter() - 0.1, MEASURE)  # sent 100 ms after its intended sta
 sender(time.perf_counter(), WARMUP)
 early = latency.WindowLatency()
 latency.WINDOW, saved = early, latency.WINDOW
-import endpoint_loadtest.loadgen.open_model as open_model
-open_model.WINDOW = early
+import endpoint_loadtest.loadgen.call_report as call_report
+call_report.WINDOW = early
 other = locust.env.Environment()
 other.stats = locust.stats.RequestStats()
 RequestSender(other, SlowUser())(time.perf_counter() + 0.5, MEASURE)  # 500 ms *early*
-open_model.WINDOW = latency.WINDOW = saved
+call_report.WINDOW = latency.WINDOW = saved
 closed = locust.stats.RequestStats()
 closed.log_request("InvokeEndpoint", "ep", 12, 3)
 print(json.dumps({

@@ -41,8 +41,7 @@ from typing import TYPE_CHECKING, Any
 import gevent
 from gevent.event import Event
 
-from endpoint_loadtest.loadgen.errors import SAMPLES, RequestFailure
-from endpoint_loadtest.loadgen.latency import WINDOW
+from endpoint_loadtest.loadgen.call_report import attempt, report_call
 from endpoint_loadtest.loadgen.phases import (
     DONE,
     MEASURE,
@@ -214,28 +213,21 @@ class RequestSender:
     def __call__(self, intended: float, phase: str) -> None:
         body = self.user.config.payload.next()
         sent = time.perf_counter()
-        failure: RequestFailure | None = None
-        length = 0
-        try:
-            length = self.user.call(body.data)
-        except RequestFailure as error:
-            failure = error
+        length, failure = attempt(self.user, body.data)
         ended = time.perf_counter()
         start = min(intended, sent)  # late: from the intended start; early: from the send
         latency_ms, service_ms = (ended - start) * 1000.0, (ended - sent) * 1000.0
-        WINDOW.record_call(phase, failure is not None, latency_ms, service_ms)
-        if failure is not None:
-            SAMPLES.record(phase, failure)
-        self.user.measured(phase)
-        self.environment.events.request.fire(
-            request_type=request_type(self.base, phase),
-            name=body.name,
-            response_time=latency_ms,
-            response_length=length,
-            response=None,
-            context={},
-            exception=failure,
-            start_time=time.time() - (ended - start),
+        start_time = time.time() - (ended - start)
+        report_call(
+            self.environment,
+            self.user,
+            phase,
+            body.name,
+            length,
+            failure,
+            latency_ms,
+            start_time,
+            service_ms,
         )
         # Directly on the entry: not in Locust's totals, not an extra request.
         self.environment.stats.get(body.name, request_type(service_type(self.base), phase)).log(

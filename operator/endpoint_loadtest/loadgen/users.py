@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import gevent
 from locust import User, constant, task
 
+from endpoint_loadtest.loadgen.call_report import attempt, report_call
 from endpoint_loadtest.loadgen.config import LoadgenConfig
 from endpoint_loadtest.loadgen.errors import (
     CONNECTION_ERROR,
@@ -27,8 +28,7 @@ from endpoint_loadtest.loadgen.errors import (
     timeout_detail,
 )
 from endpoint_loadtest.loadgen.headers import request_headers, secret_header_values, secret_values
-from endpoint_loadtest.loadgen.latency import WINDOW
-from endpoint_loadtest.loadgen.phases import TRACKER, request_type
+from endpoint_loadtest.loadgen.phases import TRACKER
 
 log = logging.getLogger(__name__)
 
@@ -67,27 +67,17 @@ class EndpointUser(User):
         body = self.config.payload.next()
         start_time = time.time()
         started = time.perf_counter()
-        failure: RequestFailure | None = None
-        length = 0
-        try:
-            length = self.call(body.data)
-        except RequestFailure as error:
-            failure = error
+        length, failure = attempt(self, body.data)
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        WINDOW.record_call(phase, failure is not None, elapsed_ms)
-        if failure is not None:
-            SAMPLES.record(phase, failure)
-        self.measured(phase)
-        self.environment.events.request.fire(
-            request_type=request_type(self.base_request_type, phase),
-            name=body.name,
-            response_time=elapsed_ms,
-            response_length=length,
-            response=None,
-            context={},
-            exception=failure,
-            start_time=start_time,
+        report_call(
+            self.environment, self, phase, body.name, length, failure, elapsed_ms, start_time
         )
+
+    @classmethod
+    def configure(cls, config: LoadgenConfig) -> None:
+        """Take the plan; no error sample may echo what the requests carry."""
+        cls.config = config
+        SAMPLES.forbid(request_values(config))
 
 
 class SageMakerBoto3User(EndpointUser):
@@ -103,10 +93,11 @@ class SageMakerBoto3User(EndpointUser):
         import boto3
         from botocore.config import Config
 
+        from endpoint_loadtest.loadgen.sigv4_client import invoke_kwargs_for
+
         target = config.target
         timeout = config.schedule.request_timeout_seconds
-        cls.config = config
-        SAMPLES.forbid(request_values(config))
+        super().configure(config)
         # One client per process: boto3 clients are thread- and greenlet-safe, and
         # creating one per user would cost seconds and megabytes at high user counts.
         cls._client = boto3.client(
@@ -120,18 +111,7 @@ class SageMakerBoto3User(EndpointUser):
                 tcp_keepalive=True,
             ),
         )
-        optional = {
-            "Accept": target.get("accept"),
-            "CustomAttributes": target.get("customAttributes"),
-            "TargetModel": target.get("targetModel"),
-            "TargetVariant": target.get("variantName"),
-            "InferenceComponentName": target.get("inferenceComponentName"),
-        }
-        cls._invoke_kwargs = {
-            "EndpointName": target["endpointName"],
-            "ContentType": target.get("contentType", "application/json"),
-            **{k: v for k, v in optional.items() if v},
-        }
+        cls._invoke_kwargs = invoke_kwargs_for(target)
 
     def call(self, body: bytes) -> int:
         try:
@@ -153,23 +133,16 @@ class HttpTargetUser(EndpointUser):
 
     @classmethod
     def configure(cls, config: LoadgenConfig) -> None:
-        from geventhttpclient import URL, HTTPClient
+        from geventhttpclient import URL
 
         target = config.target
         url = URL(target["url"])
-        timeout = config.schedule.request_timeout_seconds
-        cls.config = config
-        SAMPLES.forbid(request_values(config))
+        super().configure(config)
         cls.base_request_type = target.get("method", "POST")
         cls._method = target.get("method", "POST")
         cls._path = url.request_uri
         cls._headers = request_headers(target)
-        cls._client = HTTPClient.from_url(
-            url,
-            concurrency=max(10, config.schedule.peak_users),
-            connection_timeout=min(10.0, timeout),
-            network_timeout=timeout,
-        )
+        cls._client = pooled_client(url, config)
 
     def call(self, body: bytes) -> int:
         try:
@@ -203,25 +176,19 @@ class FastSageMakerUser(EndpointUser):
 
     @classmethod
     def configure(cls, config: LoadgenConfig) -> None:
-        from geventhttpclient import URL, HTTPClient
+        from geventhttpclient import URL
 
         from endpoint_loadtest.loadgen import sigv4_client as sig
 
         target = config.target
         timeout = config.schedule.request_timeout_seconds
-        cls.config = config
-        SAMPLES.forbid(request_values(config))
+        super().configure(config)
         boto = sig.botocore_client(target["region"], timeout)
         template = sig.template_from_botocore(boto, sig.invoke_kwargs_for(target), cls.operation)
         cls._signer = sig.FastSigner(template, sig.client_credentials(boto), boto.meta.region_name)
         cls._path = template.path
         cls._hashes = {b.data: sig.payload_hash(b.data) for b in config.payload.bodies}
-        cls._client = HTTPClient.from_url(
-            URL(template.url),
-            concurrency=max(10, config.schedule.peak_users),
-            connection_timeout=min(10.0, timeout),
-            network_timeout=timeout,
-        )
+        cls._client = pooled_client(URL(template.url), config)
 
     def call(self, body: bytes) -> int:
         body_hash = self._hashes.get(body)
@@ -243,6 +210,19 @@ class FastSageMakerUser(EndpointUser):
 
             raise classify_aws_error(status, response.get("x-amzn-ErrorType"), data)
         return len(data)
+
+
+def pooled_client(url: Any, config: LoadgenConfig) -> Any:
+    """A geventhttpclient pool sized for the process's users, with the plan's timeout."""
+    from geventhttpclient import HTTPClient
+
+    timeout = config.schedule.request_timeout_seconds
+    return HTTPClient.from_url(
+        url,
+        concurrency=max(10, config.schedule.peak_users),
+        connection_timeout=min(10.0, timeout),
+        network_timeout=timeout,
+    )
 
 
 def _json_strings(text: str) -> list[str]:

@@ -148,33 +148,39 @@ def build_config(args: argparse.Namespace) -> Any:
         raise ConfigError(_flag_for(exc.field), str(exc).split(": ", 1)[1]) from None
 
 
+# flag attribute -> config key, in the variant, its serviceTime, response and the throttle
+_VARIANT_KEYS = {
+    "variant": "name",
+    "instances": "instances",
+    "vcpus": "vcpus",
+    "queue_depth": "queueDepth",
+    "routing": "routing",
+    "overhead_ms": "overheadMs",
+    "model_timeout_s": "modelTimeoutSeconds",
+    "overload": "overload",
+    "model_error_status": "modelErrorStatus",
+}
+_SERVICE_KEYS = {
+    "distribution": "distribution",
+    "service_time_ms": "medianMs",
+    "service_time_p99_ms": "p99Ms",
+}
+_RESPONSE_KEYS = {"response_body": "body", "response_content_type": "contentType"}
+_THROTTLE_KEYS = {"throttle_rps": "rps", "throttle_burst": "burst"}
+
+
+def _given(args: argparse.Namespace, keys: dict[str, str]) -> dict[str, Any]:
+    """The config keys of the flags the user gave, with their values."""
+    return {
+        key: getattr(args, attr) for attr, key in keys.items() if getattr(args, attr) is not None
+    }
+
+
 def _endpoint_from_flags(args: argparse.Namespace, name: str) -> dict[str, Any]:
     from endpoint_loadtest.simulator.config import ConfigError
 
-    variant: dict[str, Any] = {}
-    simple = {
-        "variant": "name",
-        "instances": "instances",
-        "vcpus": "vcpus",
-        "queue_depth": "queueDepth",
-        "routing": "routing",
-        "overhead_ms": "overheadMs",
-        "model_timeout_s": "modelTimeoutSeconds",
-        "overload": "overload",
-        "model_error_status": "modelErrorStatus",
-    }
-    for attr, key in simple.items():
-        if getattr(args, attr) is not None:
-            variant[key] = getattr(args, attr)
-    service: dict[str, Any] = {}
-    for attr, key in (
-        ("distribution", "distribution"),
-        ("service_time_ms", "medianMs"),
-        ("service_time_p99_ms", "p99Ms"),
-    ):
-        if getattr(args, attr) is not None:
-            service[key] = getattr(args, attr)
-    if service:
+    variant = _given(args, _VARIANT_KEYS)
+    if service := _given(args, _SERVICE_KEYS):
         variant["serviceTime"] = service
     if args.error_rate:
         rates: dict[str, str] = {}
@@ -184,42 +190,25 @@ def _endpoint_from_flags(args: argparse.Namespace, name: str) -> dict[str, Any]:
                 raise ConfigError("--error-rate", f"expected CODE=FRACTION, not {item!r}")
             rates[code.strip()] = fraction.strip()
         variant["errors"] = rates
-    response = {}
-    if args.response_body is not None:
-        response["body"] = args.response_body
-    if args.response_content_type is not None:
-        response["contentType"] = args.response_content_type
-    if response:
+    if response := _given(args, _RESPONSE_KEYS):
         variant["response"] = response
     endpoint: dict[str, Any] = {"name": name, "variants": [variant]}
-    throttle = {}
-    if args.throttle_rps is not None:
-        throttle["rps"] = args.throttle_rps
-    if args.throttle_burst is not None:
-        throttle["burst"] = args.throttle_burst
-    if throttle:
+    if throttle := _given(args, _THROTTLE_KEYS):
         endpoint["throttle"] = throttle
     return endpoint
 
 
+def _flags_of(keys: dict[str, str], prefix: str = "") -> dict[str, str]:
+    return {prefix + key: _flag(attr) for attr, key in keys.items()}
+
+
+# a config field (below endpoints[i].variants[j]) -> the flag that sets it
 _FIELD_TO_FLAG = {
-    "name": "--variant",
-    "instances": "--instances",
-    "vcpus": "--vcpus",
-    "queueDepth": "--queue-depth",
-    "routing": "--routing",
-    "overheadMs": "--overhead-ms",
-    "modelTimeoutSeconds": "--model-timeout-s",
-    "overload": "--overload",
-    "modelErrorStatus": "--model-error-status",
-    "serviceTime.distribution": "--distribution",
-    "serviceTime.medianMs": "--service-time-ms",
-    "serviceTime.p99Ms": "--service-time-p99-ms",
+    **_flags_of(_VARIANT_KEYS),
+    **_flags_of(_SERVICE_KEYS, "serviceTime."),
     "errors": "--error-rate",
-    "response.body": "--response-body",
-    "response.contentType": "--response-content-type",
-    "throttle.rps": "--throttle-rps",
-    "throttle.burst": "--throttle-burst",
+    **_flags_of(_RESPONSE_KEYS, "response."),
+    **_flags_of(_THROTTLE_KEYS, "throttle."),
     "seed": "--seed",
     "accountId": "--account-id",
     "region": "--region",

@@ -20,7 +20,7 @@ from endpoint_loadtest.simulator.config import FRONT_END_ERRORS, SimulatorConfig
 from endpoint_loadtest.simulator.metrics import MetricsCollector
 from endpoint_loadtest.simulator.model import OVERLOADED, TIMEOUT, Endpoint, Variant
 from endpoint_loadtest.simulator.sigv4 import AuthError, SigV4Verifier
-from endpoint_loadtest.simulator.stats import Stats
+from endpoint_loadtest.simulator.stats import EndpointStats, Stats
 from endpoint_loadtest.simulator.streaming import StreamingRoutes
 
 log = logging.getLogger("endpoint_loadtest.simulator.server")
@@ -37,6 +37,18 @@ class Reply:
     body: bytes
     error: str | None = None
     original_status: int | None = None  # set for ModelError
+
+
+@dataclass(slots=True)
+class Arrival:
+    """An invocation as both InvokeEndpoint routes (plain and streaming) first read it."""
+
+    started: float  # loop time before the body was read
+    body: bytes
+    name: str
+    endpoint: Endpoint | None
+    stats: EndpointStats
+    request_id: str
 
 
 class Simulator:
@@ -127,45 +139,64 @@ class Simulator:
             return exc
         return None
 
-    async def invoke(self, request: web.Request) -> web.Response:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+    async def arrive(self, request: web.Request) -> Arrival:
+        """Read the request and look up the endpoint it names (None if it names none)."""
+        started = asyncio.get_running_loop().time()
         body = await request.read()
         name = request.match_info["name"]
-        endpoint = self.endpoints.get(name)
-        ep_stats = self.stats.endpoints.get(name) or self.stats.unknown
-        request_id = str(uuid.uuid4())
+        return Arrival(
+            started,
+            body,
+            name,
+            self.endpoints.get(name),
+            self.stats.endpoints.get(name) or self.stats.unknown,
+            str(uuid.uuid4()),
+        )
 
-        if (exc := self.signature_error(request, body)) is not None:
-            reply = self._error(exc.code, exc.message)
-            self.stats.endpoint_response(ep_stats, reply.status, exc.code, auth_failure=True)
-            return self._respond(reply, request_id)
-
-        if endpoint is None:
-            reply = self._error(
+    def refusal(self, request: web.Request, arrival: Arrival) -> web.Response | None:
+        """The answer, counted, to a request refused before any variant: a signature
+        refused (403) or an endpoint that does not exist (400); None if it may go on."""
+        if (exc := self.signature_error(request, arrival.body)) is not None:
+            return self.refuse(arrival, exc.code, exc.message, auth_failure=True)
+        if arrival.endpoint is None:
+            return self.refuse(
+                arrival,
                 "ValidationError",
-                f"Endpoint {name} of account {self.config.account_id} not found.",
+                f"Endpoint {arrival.name} of account {self.config.account_id} not found.",
             )
-            self.stats.endpoint_response(ep_stats, reply.status, reply.error)
-            return self._respond(reply, request_id)
+        return None
+
+    def refuse(
+        self, arrival: Arrival, code: str, message: str | None = None, auth_failure: bool = False
+    ) -> web.Response:
+        """An AWS error answer to the arrival, counted at endpoint level."""
+        self.stats.endpoint_response(
+            arrival.stats, errors.status_of(code), code, auth_failure=auth_failure
+        )
+        return self.answer_error(code, message, arrival.request_id)
+
+    async def invoke(self, request: web.Request) -> web.Response:
+        loop = asyncio.get_running_loop()
+        arrival = await self.arrive(request)
+        if (refused := self.refusal(request, arrival)) is not None:
+            return refused
+        endpoint, ep_stats, name = arrival.endpoint, arrival.stats, arrival.name
+        assert endpoint is not None  # refusal() answered a missing one
 
         target = request.headers.get(H_TARGET_VARIANT)
         if target:
             variant = endpoint.variants.get(target)
             if variant is None:
-                reply = self._error(
+                return self.refuse(
+                    arrival,
                     "ValidationError",
                     f"The variant {target} is not a production variant of endpoint {name}.",
                 )
-                self.stats.endpoint_response(ep_stats, reply.status, reply.error)
-                return self._respond(reply, request_id)
         else:
             variant = endpoint.choose_variant()
 
         if not endpoint.throttle.take(loop.time()):
-            reply = self._error("ThrottlingException")
-            self.stats.endpoint_response(ep_stats, reply.status, reply.error)
-            return self._respond(reply, request_id)
+            return self.refuse(arrival, "ThrottlingException")
 
         reply, service_s, model_s, overhead_s = await self._run_variant(endpoint, variant)
         if reply.error is None:
@@ -179,7 +210,7 @@ class Simulator:
             reply.error,
             service_s,
             model_s,
-            loop.time() - started,
+            loop.time() - arrival.started,
         )
         self.collector.record(
             endpoint.name,
@@ -189,7 +220,7 @@ class Simulator:
             model_s,
             overhead_s,
         )
-        return self._respond(reply, request_id)
+        return self._respond(reply, arrival.request_id)
 
     async def _run_variant(
         self, endpoint: Endpoint, variant: Variant
@@ -250,6 +281,11 @@ class Simulator:
             account_id=self.config.account_id,
         )
         return Reply(status, headers, body, error="ModelError", original_status=original_status)
+
+    @classmethod
+    def answer_error(cls, code: str, message: str | None, request_id: str) -> web.Response:
+        """The AWS error response with this code, as every route answers it."""
+        return cls._respond(cls._error(code, message), request_id)
 
     @staticmethod
     def _respond(reply: Reply, request_id: str) -> web.Response:

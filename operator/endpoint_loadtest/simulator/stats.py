@@ -32,47 +32,61 @@ def summarize(samples: array) -> dict[str, Any]:
     return result
 
 
-class VariantStats:
-    """Counts for requests that reached a variant (after auth and endpoint lookup)."""
+class _Counts:
+    """Requests, successes and responses by status and by error code."""
 
     def __init__(self) -> None:
         self.requests = 0
         self.successes = 0
         self.by_status: Counter[int] = Counter()
         self.by_error: Counter[str] = Counter()
+
+    def count(self, status: int, error: str | None) -> None:
+        self.requests += 1
+        self.by_status[status] += 1
+        if error is None:
+            self.successes += 1
+        else:
+            self.by_error[error] += 1
+
+    def counts_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "successes": self.successes,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "by_error": dict(sorted(self.by_error.items())),
+        }
+
+
+class VariantStats(_Counts):
+    """Counts for requests that reached a variant (after auth and endpoint lookup)."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.service_ms = array("d")  # worker time, requests that reached a worker
         self.model_latency_ms = array("d")  # queue wait + service (CloudWatch ModelLatency)
         self.response_ms = array("d")  # server-side time from request read to response
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "requests": self.requests,
-            "successes": self.successes,
-            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
-            "by_error": dict(sorted(self.by_error.items())),
+            **self.counts_dict(),
             "service_ms": summarize(self.service_ms),
             "model_latency_ms": summarize(self.model_latency_ms),
             "response_ms": summarize(self.response_ms),
         }
 
 
-class EndpointStats:
+class EndpointStats(_Counts):
     """Counts for every InvokeEndpoint request addressed to one endpoint name."""
 
     def __init__(self, variant_names: list[str]) -> None:
-        self.requests = 0
-        self.successes = 0
-        self.by_status: Counter[int] = Counter()
-        self.by_error: Counter[str] = Counter()
+        super().__init__()
         self.auth_failures: Counter[str] = Counter()
         self.variants = {name: VariantStats() for name in variant_names}
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "requests": self.requests,
-            "successes": self.successes,
-            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
-            "by_error": dict(sorted(self.by_error.items())),
+            **self.counts_dict(),
             "auth_failures": sum(self.auth_failures.values()),
             "auth_failures_by_code": dict(sorted(self.auth_failures.items())),
             "variants": {name: v.to_dict() for name, v in self.variants.items()},
@@ -96,14 +110,9 @@ class Stats:
         self, stats: EndpointStats, status: int, error: str | None, auth_failure: bool = False
     ) -> None:
         """Count a response at endpoint level (variant level is counted by the caller)."""
-        stats.requests += 1
-        stats.by_status[status] += 1
-        if error is None:
-            stats.successes += 1
-        else:
-            stats.by_error[error] += 1
-            if auth_failure:
-                stats.auth_failures[error] += 1
+        stats.count(status, error)
+        if error is not None and auth_failure:
+            stats.auth_failures[error] += 1
 
     @staticmethod
     def variant_response(
@@ -114,12 +123,7 @@ class Stats:
         model_s: float | None,
         response_s: float,
     ) -> None:
-        stats.requests += 1
-        stats.by_status[status] += 1
-        if error is None:
-            stats.successes += 1
-        else:
-            stats.by_error[error] += 1
+        stats.count(status, error)
         if service_s is not None:
             stats.service_ms.append(service_s * 1000.0)
         if model_s is not None:

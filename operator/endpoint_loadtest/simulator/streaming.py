@@ -20,7 +20,6 @@ import asyncio
 import itertools
 import json
 import random
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -80,33 +79,21 @@ class StreamingRoutes:
     async def invoke_stream(self, request: web.Request) -> web.StreamResponse:
         sim = self.simulator
         loop = asyncio.get_running_loop()
-        started = loop.time()
-        body = await request.read()
-        name = request.match_info["name"]
-        endpoint = sim.endpoints.get(name)
-        ep_stats = sim.stats.endpoints.get(name) or sim.stats.unknown
-        request_id = str(uuid.uuid4())
-        if (exc := sim.signature_error(request, body)) is not None:
-            sim.stats.endpoint_response(ep_stats, 403, exc.code, auth_failure=True)
-            return _error(exc.code, exc.message, request_id)
-        if endpoint is None:
-            sim.stats.endpoint_response(ep_stats, 400, "ValidationError")
-            return _error(
-                "ValidationError",
-                f"Endpoint {name} of account {sim.config.account_id} not found.",
-                request_id,
-            )
+        arrival = await sim.arrive(request)
+        if (refused := sim.refusal(request, arrival)) is not None:
+            return refused
+        endpoint, ep_stats, name = arrival.endpoint, arrival.stats, arrival.name
+        started, body, request_id = arrival.started, arrival.body, arrival.request_id
+        assert endpoint is not None  # refusal() answered a missing one
         variant = self._variant(endpoint, request.headers.get("X-Amzn-SageMaker-Target-Variant"))
         if variant is None or (endpoint.name, variant.config.name) not in self.variants:
-            sim.stats.endpoint_response(ep_stats, 400, "ValidationError")
-            return _error(
+            return sim.refuse(
+                arrival,
                 "ValidationError",
                 f"Endpoint {name} (or the variant asked for) does not stream responses.",
-                request_id,
             )
         if not endpoint.throttle.take(loop.time()):
-            sim.stats.endpoint_response(ep_stats, 400, "ThrottlingException")
-            return _error("ThrottlingException", None, request_id)
+            return sim.refuse(arrival, "ThrottlingException")
         headers = {
             "Content-Type": "application/vnd.amazon.eventstream",
             "X-Amzn-SageMaker-Content-Type": request.headers.get(H_ACCEPT)
@@ -146,7 +133,7 @@ class StreamingRoutes:
             endpoint.name, variant.config.name, status, None, loop.time() - started, overhead_s
         )
         if response is None:
-            return _error("ServiceUnavailable", errors.OVERLOAD_MESSAGE, request_id)
+            return sim.answer_error("ServiceUnavailable", errors.OVERLOAD_MESSAGE, request_id)
         return response
 
     @staticmethod
@@ -265,9 +252,3 @@ class StreamingRoutes:
             error=fault,
         )
         return fault, response
-
-
-def _error(code: str, message: str | None, request_id: str) -> web.Response:
-    status, headers, body = errors.error_response(code, message)
-    headers["x-amzn-RequestId"] = request_id
-    return web.Response(status=status, headers=headers, body=body)
