@@ -48,11 +48,22 @@ def settings_of(spec: EndpointLoadTestSpec) -> rule.Settings:
     return rule.Settings(search.start_tps, search.max_tps, search.precision, search.max_steps)
 
 
+# A streamed target's TTFT and TPOT limits are latency limits: the check's message
+# ("TTFT p99 412 ms > 300 ms") names which one in limitDetail.
+LATENCY_CHECKS = (
+    "latencyMs.",
+    "cloudwatch.modelLatencyMs",
+    "cloudwatch.overheadLatency",
+    "streaming.ttftMs.",
+    "streaming.tpotMs.",
+)
+
+
 def _limit_of(check: Check) -> str:
     name = check.name
     if name in ("maxErrorRate", "cloudwatch.max5xxRate"):
         return "errors"
-    if name.startswith(("latencyMs.", "cloudwatch.modelLatencyMs", "cloudwatch.overheadLatency")):
+    if name.startswith(LATENCY_CHECKS):
         return "latency"
     if name == "sustained":
         return "throughput"
@@ -107,6 +118,7 @@ def judge_step(
         error_rate=results.error_rate,
         errors_by_type=dict(results.errors_by_type),
         cpu_per_instance=cloudwatch.instance_cpu_percent if cloudwatch is not None else None,
+        **_streaming_figures(results),
         passed=limit is None,
         limited_by=limit,  # type: ignore[arg-type]
         message=message,
@@ -114,6 +126,20 @@ def judge_step(
         window_end=_iso(window.get("windowEnd")),
     )
     return results, verdict, step
+
+
+def _streaming_figures(results: Results) -> dict[str, float | None]:
+    """A streamed step's figures: its window's results.streaming, as a single test's."""
+    streaming = results.streaming
+    if streaming is None:
+        return {}
+    return {
+        "ttft_p50_ms": streaming.ttft_ms.p50,
+        "ttft_p99_ms": streaming.ttft_ms.p99,
+        "tpot_p50_ms": streaming.tpot_ms.p50,
+        "tpot_p99_ms": streaming.tpot_ms.p99,
+        "output_tokens_per_second": streaming.output_tokens_per_second,
+    }
 
 
 def _answered_errors(results: Results, thresholds: Thresholds) -> bool:
@@ -127,11 +153,20 @@ def _answered_errors(results: Results, thresholds: Thresholds) -> bool:
 
 
 def _passing_text(results: Results, offered: float) -> str:
-    p99 = results.latency_ms.p99
-    return (
+    text = (
         f"{results.success_tps:.1f} of {offered:g} TPS answered, p99 "
-        f"{'-' if p99 is None else f'{p99:g} ms'}, errors {results.error_rate:.2%}"
+        f"{_ms(results.latency_ms.p99)}, errors {results.error_rate:.2%}"
     )
+    if (streaming := results.streaming) is not None:
+        text += (
+            f", TTFT p99 {_ms(streaming.ttft_ms.p99)}, TPOT p99 {_ms(streaming.tpot_ms.p99)}, "
+            f"{streaming.output_tokens_per_second:.1f} output tokens/s"
+        )
+    return text
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:g} ms"
 
 
 def _iso(epoch: Any) -> str:
@@ -203,6 +238,7 @@ def assess(
         limit_detail=(
             f"{limiting.message} at {limiting.offered_tps:g} TPS" if limiting is not None else ""
         ),
+        output_tokens_per_second=good_step.output_tokens_per_second if good_step else None,
         steps=steps,
         recommendation=recommendation(spec, per_instance) if per_instance else None,
     )
