@@ -1,14 +1,16 @@
 """Judge a capacity search from the master's final result: status.capacity and the verdict.
 
 Each step's window is judged exactly as a single test's window is (engine/judge.py, the
-same thresholds), plus one check of its own: the step was *sustained*, its achieved
-TPS (successful requests of the window per second, a single test's successTps) at
-least 97% of the rate offered. What failed a step names the limit: errors first (a
-throttled endpoint is limited by its errors, not saturated), then latency, then
-throughput, then CPU; a step the load generator could not drive (Inconclusive) is
-limited by the `generator`, unless the endpoint answered more errors than allowed
-(those are its own, whatever the generator did). The bracket and the stop are
-engine/search.py's, read over the same steps as the master read them while it ran.
+same thresholds: a streamed target's TTFT and TPOT limits too, latency limits here),
+plus one check of its own: the step was *sustained*, its achieved TPS (successful
+requests of the window per second, a single test's successTps) at least 97% of the
+rate offered; a streamed step also carries its window's results.streaming figures.
+What failed a step names the limit: errors first (a throttled endpoint is limited by
+its errors, not saturated), then latency, then throughput, then CPU; a step the load
+generator could not drive (Inconclusive) is limited by the `generator`, unless the
+endpoint answered more errors than allowed (those are its own, whatever the generator
+did). The bracket and the stop are engine/search.py's, read over the same steps as the
+master read them while it ran.
 
 Everything comes from the master's one final result (/elt/result), never from live
 polls; the CloudWatch figures of each step's window (read after the search) are
