@@ -13,6 +13,7 @@ from test_exporter import (
     LIVE_SNAPSHOT,
     LIVE_STATUS,
     SEARCH_STATUS,
+    STREAMED_SEARCH_STATUS,
     STREAMED_SPEC,
     STREAMED_STATUS,
     registry_with,
@@ -54,6 +55,7 @@ def exported_names() -> set[str]:
     exporter.update("ns", "llm", STREAMED_STATUS, spec=STREAMED_SPEC)
     exporter.update("ns", "running", LIVE_STATUS, snapshot=LIVE_SNAPSHOT, spec=FULL_SPEC)
     exporter.update("ns", "search", SEARCH_STATUS, spec=FULL_SPEC)
+    exporter.update("ns", "llm-search", STREAMED_SEARCH_STATUS, spec=STREAMED_SPEC)
     text = generate_latest(registry_with(exporter)).decode()
     return {s.name for f in text_string_to_metric_families(text) for s in f.samples}
 

@@ -155,6 +155,26 @@ def test_a_capacity_search_exports_its_steps_and_answer() -> None:
     assert f'elt_capacity_step_passed{{{labels},step="2"}} 0.0' in text
 
 
+STREAMED_STEP = {"ttftP99Ms": 412.0, "tpotP99Ms": 31.0, "outputTokensPerSecond": 950.5}
+STREAMED_SEARCH_STATUS = {
+    **SEARCH_STATUS,
+    "capacity": {
+        **SEARCH_STATUS["capacity"],
+        "steps": [{**SEARCH_STATUS["capacity"]["steps"][1], **STREAMED_STEP}],
+    },
+}
+
+
+def test_a_streamed_search_exports_each_steps_streaming_figures() -> None:
+    exporter = LoadTestExporter()
+    exporter.update("ns", "sizing", STREAMED_SEARCH_STATUS)
+    text = generate_latest(registry_with(exporter)).decode()
+    labels = 'name="sizing",namespace="ns",run="r3",step="2"'
+    assert f"elt_capacity_step_ttft_p99_seconds{{{labels}}} 0.412" in text
+    assert f"elt_capacity_step_tpot_p99_seconds{{{labels}}} 0.031" in text
+    assert f"elt_capacity_step_output_tokens_per_second{{{labels}}} 950.5" in text
+
+
 def registry_with(exporter: LoadTestExporter) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(exporter)

@@ -172,6 +172,23 @@ class CapacityStep(_Answer):
         description="CloudWatch CPUUtilization of the hottest instance in percent of the "
         "instance (needs cloudwatch.instanceVcpus).",
     )
+    ttft_p50_ms: float | None = Field(
+        default=None, description="Streamed targets: the window's time to first token, p50."
+    )
+    ttft_p99_ms: float | None = Field(
+        default=None, description="Streamed targets: the window's time to first token, p99."
+    )
+    tpot_p50_ms: float | None = Field(
+        default=None, description="Streamed targets: the window's time per output token, p50."
+    )
+    tpot_p99_ms: float | None = Field(
+        default=None, description="Streamed targets: the window's time per output token, p99."
+    )
+    output_tokens_per_second: float | None = Field(
+        default=None,
+        description="Streamed targets: output tokens of the window's successful streams / "
+        "window seconds (a single test's results.streaming.outputTokensPerSecond).",
+    )
     passed: bool = Field(description="Whether the step met every threshold and was sustained.")
     limited_by: Limit | None = Field(default=None, description="What failed the step.")
     message: str = Field(default="", description="The step's verdict in words.")
@@ -217,11 +234,20 @@ class Capacity(_Answer):
     instances: int = Field(default=1, description="search.instances.")
     limited_by: Limit | None = Field(
         default=None,
-        description="What broke the SLO at the first failing step above maxTPS: latency, "
+        description="What broke the SLO at the first failing step above maxTPS: latency "
+        "(thresholds.latencyMs, and a streamed target's streaming.ttftMs and tpotMs), "
         "errors (throttling included: it is not saturation), throughput (achieved below 97% "
         "of offered), cpu (CloudWatch), or generator (the load generator, not the endpoint).",
     )
-    limit_detail: str = Field(default="", description="The limit in words, with its figures.")
+    limit_detail: str = Field(
+        default="",
+        description="The limit in words, with its figures (a streamed target's TTFT or TPOT "
+        'limit is a latency limit, named here: "TTFT p99 412 ms > 300 ms").',
+    )
+    output_tokens_per_second: float | None = Field(
+        default=None,
+        description="Streamed targets: output tokens per second of the maxTPS step.",
+    )
     steps: list[CapacityStep] = Field(default_factory=list, description="Every step, in order.")
     recommendation: Recommendation | None = Field(
         default=None, description="The deployment for search.targetTPS (needs maxTPS)."

@@ -17,11 +17,17 @@ from endpoint_loadtest.api.payload_models import Payload
 from endpoint_loadtest.api.pod_models import PodSettings
 from endpoint_loadtest.api.search_models import Search
 from endpoint_loadtest.api.target_models import Target
-from endpoint_loadtest.api.threshold_models import Thresholds
+from endpoint_loadtest.api.threshold_models import StreamingThresholds, Thresholds
 
 SEARCH_OR_LOAD = (
     "spec.search is mutually exclusive with load.users, load.targetTPS, load.duration and "
     "load.stages: the search sets the rates and each step's window"
+)
+SEARCH_FLOORS = (
+    "a step's throughput is its offered rate, so each step of a streamed target is "
+    "judged on its TTFT and TPOT limits (thresholds.streaming.ttftMs, tpotMs), latency, "
+    "errors and whether its rate was sustained; status.capacity reports each step's "
+    "output tokens per second"
 )
 CLOUDWATCH_NEEDS_SAGEMAKER = (
     "cloudwatch.enabled needs target.sagemaker: only SageMaker endpoints publish the "
@@ -57,6 +63,14 @@ class EndpointLoadTestSpec(ApiModel):
                     "(has(self.target.sagemaker) && has(self.target.sagemaker.stream)) || "
                     "(has(self.target.http) && has(self.target.http.stream))",
                     "thresholds.streaming needs target.sagemaker.stream or target.http.stream",
+                ),
+                cel(
+                    "!has(self.search) || !has(self.thresholds) || "
+                    "!has(self.thresholds.streaming) || "
+                    "(!has(self.thresholds.streaming.minOutputTokensPerSecond) && "
+                    "!has(self.thresholds.streaming.minGoodput))",
+                    "thresholds.streaming.minOutputTokensPerSecond and minGoodput do not "
+                    "apply to a capacity search: " + SEARCH_FLOORS,
                 ),
                 cel(
                     "has(self.search) ? !has(self.load) || (!has(self.load.users) && "
@@ -115,8 +129,14 @@ class EndpointLoadTestSpec(ApiModel):
                 raise ValueError(f"spec.load: {LOAD_SHAPE} (or spec.search)")
             return self
         search = self.search
-        if self.target.stream is not None:
-            raise ValueError("spec.search does not support streamed targets (target.*.stream)")
+        streaming = self.thresholds.streaming
+        for floor in ("min_output_tokens_per_second", "min_goodput"):
+            if streaming is not None and getattr(streaming, floor) is not None:
+                name = StreamingThresholds.model_fields[floor].alias
+                raise ValueError(
+                    f"thresholds.streaming.{name} does not apply to a capacity search: "
+                    + SEARCH_FLOORS
+                )
         if self.thresholds.min_tps is not None:
             raise ValueError(
                 "thresholds.minTPS does not apply to a capacity search: each step is judged "

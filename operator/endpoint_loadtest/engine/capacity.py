@@ -1,14 +1,16 @@
 """Judge a capacity search from the master's final result: status.capacity and the verdict.
 
 Each step's window is judged exactly as a single test's window is (engine/judge.py, the
-same thresholds), plus one check of its own: the step was *sustained*, its achieved
-TPS (successful requests of the window per second, a single test's successTps) at
-least 97% of the rate offered. What failed a step names the limit: errors first (a
-throttled endpoint is limited by its errors, not saturated), then latency, then
-throughput, then CPU; a step the load generator could not drive (Inconclusive) is
-limited by the `generator`, unless the endpoint answered more errors than allowed
-(those are its own, whatever the generator did). The bracket and the stop are
-engine/search.py's, read over the same steps as the master read them while it ran.
+same thresholds: a streamed target's TTFT and TPOT limits too, latency limits here),
+plus one check of its own: the step was *sustained*, its achieved TPS (successful
+requests of the window per second, a single test's successTps) at least 97% of the
+rate offered; a streamed step also carries its window's results.streaming figures.
+What failed a step names the limit: errors first (a throttled endpoint is limited by
+its errors, not saturated), then latency, then throughput, then CPU; a step the load
+generator could not drive (Inconclusive) is limited by the `generator`, unless the
+endpoint answered more errors than allowed (those are its own, whatever the generator
+did). The bracket and the stop are engine/search.py's, read over the same steps as the
+master read them while it ran.
 
 Everything comes from the master's one final result (/elt/result), never from live
 polls; the CloudWatch figures of each step's window (read after the search) are
@@ -48,11 +50,22 @@ def settings_of(spec: EndpointLoadTestSpec) -> rule.Settings:
     return rule.Settings(search.start_tps, search.max_tps, search.precision, search.max_steps)
 
 
+# A streamed target's TTFT and TPOT limits are latency limits: the check's message
+# ("TTFT p99 412 ms > 300 ms") names which one in limitDetail.
+LATENCY_CHECKS = (
+    "latencyMs.",
+    "cloudwatch.modelLatencyMs",
+    "cloudwatch.overheadLatency",
+    "streaming.ttftMs.",
+    "streaming.tpotMs.",
+)
+
+
 def _limit_of(check: Check) -> str:
     name = check.name
     if name in ("maxErrorRate", "cloudwatch.max5xxRate"):
         return "errors"
-    if name.startswith(("latencyMs.", "cloudwatch.modelLatencyMs", "cloudwatch.overheadLatency")):
+    if name.startswith(LATENCY_CHECKS):
         return "latency"
     if name == "sustained":
         return "throughput"
@@ -107,6 +120,7 @@ def judge_step(
         error_rate=results.error_rate,
         errors_by_type=dict(results.errors_by_type),
         cpu_per_instance=cloudwatch.instance_cpu_percent if cloudwatch is not None else None,
+        **_streaming_figures(results),
         passed=limit is None,
         limited_by=limit,  # type: ignore[arg-type]
         message=message,
@@ -114,6 +128,20 @@ def judge_step(
         window_end=_iso(window.get("windowEnd")),
     )
     return results, verdict, step
+
+
+def _streaming_figures(results: Results) -> dict[str, float | None]:
+    """A streamed step's figures: its window's results.streaming, as a single test's."""
+    streaming = results.streaming
+    if streaming is None:
+        return {}
+    return {
+        "ttft_p50_ms": streaming.ttft_ms.p50,
+        "ttft_p99_ms": streaming.ttft_ms.p99,
+        "tpot_p50_ms": streaming.tpot_ms.p50,
+        "tpot_p99_ms": streaming.tpot_ms.p99,
+        "output_tokens_per_second": streaming.output_tokens_per_second,
+    }
 
 
 def _answered_errors(results: Results, thresholds: Thresholds) -> bool:
@@ -127,11 +155,20 @@ def _answered_errors(results: Results, thresholds: Thresholds) -> bool:
 
 
 def _passing_text(results: Results, offered: float) -> str:
-    p99 = results.latency_ms.p99
-    return (
+    text = (
         f"{results.success_tps:.1f} of {offered:g} TPS answered, p99 "
-        f"{'-' if p99 is None else f'{p99:g} ms'}, errors {results.error_rate:.2%}"
+        f"{_ms(results.latency_ms.p99)}, errors {results.error_rate:.2%}"
     )
+    if (streaming := results.streaming) is not None:
+        text += (
+            f", TTFT p99 {_ms(streaming.ttft_ms.p99)}, TPOT p99 {_ms(streaming.tpot_ms.p99)}, "
+            f"{streaming.output_tokens_per_second:.1f} output tokens/s"
+        )
+    return text
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:g} ms"
 
 
 def _iso(epoch: Any) -> str:
@@ -203,6 +240,7 @@ def assess(
         limit_detail=(
             f"{limiting.message} at {limiting.offered_tps:g} TPS" if limiting is not None else ""
         ),
+        output_tokens_per_second=good_step.output_tokens_per_second if good_step else None,
         steps=steps,
         recommendation=recommendation(spec, per_instance) if per_instance else None,
     )

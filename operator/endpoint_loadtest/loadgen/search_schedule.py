@@ -134,6 +134,7 @@ class SearchSchedule:
         conductor.latency_messages = {}
         conductor.latency_totals = {}
         conductor.error_samples = {}
+        conductor.streaming_messages = {}
 
     def _publish(self, rate: float | None, step: dict[str, Any] | None = None) -> None:
         """Live view of the search in /elt/status (display only: never judged)."""
@@ -142,8 +143,11 @@ class SearchSchedule:
             status["step"], status["offeredTPS"] = len(self.windows) + 1, rate
         if step is not None:
             keys = ("index", "offeredTPS", "achievedTPS", "p99Ms", "errorRate", "passed")
+            streamed = ("ttftP99Ms", "tpotP99Ms", "outputTokensPerSecond")
             status["steps"].append(
-                {k: step.get(k) for k in keys} | {"limitedBy": step.get("limitedBy")}
+                {k: step.get(k) for k in keys}
+                | {k: step[k] for k in streamed if step.get(k) is not None}
+                | {"limitedBy": step.get("limitedBy")}
             )
         self.conductor.search_status = status
 

@@ -100,5 +100,6 @@ def _clear_window_figures() -> None:
     """A new window starts from nothing (nothing is measured until the master says so)."""
     latency.WINDOW.histograms.clear()
     errors.SAMPLES.samples.clear()
+    streaming.WORKER.clear_window()
     if open_model.PACER is not None:
         open_model.PACER.shortfall = open_model.Shortfall()

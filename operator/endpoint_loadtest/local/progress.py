@@ -205,9 +205,15 @@ def step_line(step: dict) -> str:
     """One step of a capacity search as the master judged it (from /elt/status)."""
     p99 = step.get("p99Ms")
     verdict = "pass" if step.get("passed") else f"FAIL ({step.get('limitedBy')})"
+    streamed = ""
+    if step.get("ttftP99Ms") is not None:
+        streamed = (
+            f", TTFT p99 {_ms(step['ttftP99Ms'])}, TPOT p99 {_ms(step.get('tpotP99Ms'))}, "
+            f"{step.get('outputTokensPerSecond') or 0:.1f} tokens/s"
+        )
     return (
         f"step {step.get('index')}: {step.get('offeredTPS'):g} TPS offered, "
-        f"{step.get('achievedTPS') or 0:.1f} achieved, p99 {_ms(p99)}, "
+        f"{step.get('achievedTPS') or 0:.1f} achieved, p99 {_ms(p99)}{streamed}, "
         f"errors {step.get('errorRate') or 0:.2%}: {verdict}"
     )
 
@@ -216,15 +222,22 @@ def render_capacity(capacity: Capacity, stream: TextIO | None = None) -> None:
     """The search's steps as a table, then what it found and the recommendation."""
     console = Console(file=stream or sys.stdout, soft_wrap=True)
     table = Table(title="Capacity search")
-    for column in ("step", "offered TPS", "achieved TPS", "p50", "p99", "errors", "result"):
+    streamed = any(step.ttft_p99_ms is not None for step in capacity.steps)
+    columns = ["step", "offered TPS", "achieved TPS", "p50", "p99"]
+    columns += ["TTFT p99", "TPOT p99", "tokens/s"] if streamed else []
+    for column in (*columns, "errors", "result"):
         table.add_column(column)
     for step in capacity.steps:
+        figures = [_ms(step.p50_ms), _ms(step.p99_ms)]
+        if streamed:
+            tokens = step.output_tokens_per_second
+            figures += [_ms(step.ttft_p99_ms), _ms(step.tpot_p99_ms)]
+            figures.append("-" if tokens is None else f"{tokens:.1f}")
         table.add_row(
             str(step.index),
             f"{step.offered_tps:g}",
             f"{step.achieved_tps:.1f}",
-            _ms(step.p50_ms),
-            _ms(step.p99_ms),
+            *figures,
             f"{step.error_rate:.2%}",
             "pass" if step.passed else f"FAIL ({step.limited_by})",
         )
@@ -235,6 +248,11 @@ def render_capacity(capacity: Capacity, stream: TextIO | None = None) -> None:
         console.print(
             f"max TPS: {'at least ' if capacity.at_least else ''}{capacity.max_tps:g} "
             f"({capacity.per_instance_tps:g} per instance on {capacity.instances})"
+            + (
+                f", {capacity.output_tokens_per_second:.1f} output tokens/s"
+                if capacity.output_tokens_per_second is not None
+                else ""
+            )
             + (
                 f"; limited by {capacity.limited_by}: {capacity.limit_detail}"
                 if capacity.limited_by

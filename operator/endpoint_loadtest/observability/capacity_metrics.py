@@ -50,6 +50,21 @@ METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "A search step's p99 of the successful requests.",
         ("step",),
     ),
+    "capacity_step_ttft_p99_seconds": (
+        "gauge",
+        "A streamed target's search step: the p99 time to first token of its window.",
+        ("step",),
+    ),
+    "capacity_step_tpot_p99_seconds": (
+        "gauge",
+        "A streamed target's search step: the p99 time per output token of its window.",
+        ("step",),
+    ),
+    "capacity_step_output_tokens_per_second": (
+        "gauge",
+        "A streamed target's search step: output tokens of its window per second.",
+        ("step",),
+    ),
     "capacity_step_error_ratio": ("gauge", "A search step's failed / all requests.", ("step",)),
     "capacity_step_passed": ("gauge", "1 when the step met the SLO, else 0.", ("step",)),
 }
@@ -65,7 +80,10 @@ def capacity_samples(status: dict[str, Any], snapshot: Any, put: Callable[..., N
         p99 = step.get("p99Ms")
         put("capacity_step_offered_tps", step.get("offeredTPS"), index)
         put("capacity_step_achieved_tps", step.get("achievedTPS"), index)
-        put("capacity_step_p99_seconds", None if p99 is None else p99 / 1000.0, index)
+        put("capacity_step_p99_seconds", _seconds(p99), index)
+        put("capacity_step_ttft_p99_seconds", _seconds(step.get("ttftP99Ms")), index)
+        put("capacity_step_tpot_p99_seconds", _seconds(step.get("tpotP99Ms")), index)
+        put("capacity_step_output_tokens_per_second", step.get("outputTokensPerSecond"), index)
         put("capacity_step_error_ratio", step.get("errorRate"), index)
         put("capacity_step_passed", 1.0 if step.get("passed") else 0.0, index)
     if not capacity:
@@ -79,3 +97,7 @@ def capacity_samples(status: dict[str, Any], snapshot: Any, put: Callable[..., N
     advice = capacity.get("recommendation") or {}
     put("capacity_recommended_instances", advice.get("instances"))
     put("capacity_invocations_per_instance_target", advice.get("invocationsPerInstanceTarget"))
+
+
+def _seconds(ms: float | None) -> float | None:
+    return None if ms is None else ms / 1000.0

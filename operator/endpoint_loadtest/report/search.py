@@ -112,6 +112,8 @@ def recommendation_section(capacity: dict[str, Any]) -> str:
 
 
 def steps_section(capacity: dict[str, Any]) -> str:
+    steps = capacity.get("steps") or []
+    streamed = any(s.get("ttftP99Ms") is not None for s in steps)
     rows = [
         [
             number(s.get("index")),
@@ -119,17 +121,29 @@ def steps_section(capacity: dict[str, Any]) -> str:
             number(s.get("achievedTPS"), "/s"),
             number(s.get("p50Ms"), " ms"),
             number(s.get("p99Ms"), " ms"),
+            *(_streamed_cells(s) if streamed else []),
             number(percent(s.get("errorRate")), " %", 3),
             number(s.get("cpuPerInstance"), " %"),
             '<span class="ok">met</span>' if s.get("passed") else '<span class="bad">broken</span>',
             escape(str(s.get("limitedBy") or "")),
             escape(str(s.get("message") or "")),
         ]
-        for s in capacity.get("steps") or []
+        for s in steps
     ]
-    head = ["step", "offered", "achieved", "p50", "p99", "errors", "CPU/instance", "SLO",
+    figures = ["p50", "p99", *(["TTFT p99", "TPOT p99", "tokens/s"] if streamed else [])]
+    head = ["step", "offered", "achieved", *figures, "errors", "CPU/instance", "SLO",
             "limited by", "in words"]  # fmt: skip
-    return '<h2>Steps</h2><div id="steps">' + table(head, rows, {0, 1, 2, 3, 4, 5, 6}) + "</div>"
+    numeric = set(range(len(head) - 3))
+    return '<h2>Steps</h2><div id="steps">' + table(head, rows, numeric) + "</div>"
+
+
+def _streamed_cells(step: dict[str, Any]) -> list[str]:
+    """A streamed target's step: its window's TTFT and TPOT p99 and output tokens/s."""
+    return [
+        number(step.get("ttftP99Ms"), " ms"),
+        number(step.get("tpotP99Ms"), " ms"),
+        number(step.get("outputTokensPerSecond"), "/s"),
+    ]
 
 
 def _knee(steps: list[dict[str, Any]]) -> dict[str, Any] | None:

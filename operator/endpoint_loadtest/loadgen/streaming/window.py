@@ -144,6 +144,10 @@ class WorkerStreaming:
             "runOutputTokens": self.run_output_tokens,
         }
 
+    def clear_window(self) -> None:
+        """A capacity search's next step: a window of its own (the run's totals go on)."""
+        self.window = StreamWindow()
+
     def take_recent(self) -> dict[str, Any]:
         recent, self.recent = self.recent, StreamWindow()
         return recent.to_message()
