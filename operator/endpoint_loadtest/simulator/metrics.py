@@ -122,6 +122,11 @@ class MetricsCollector:
             period.model_latency_us.append(model_s * 1e6)
         period.overhead_us.append(overhead_s * 1e6)
 
+    def forget_recorded(self) -> None:
+        """Start the per-period truth afresh (POST /_simulator/reset); what is still to be
+        published is kept, so CloudWatch loses nothing."""
+        self.recorded.clear()
+
     def invocations_by_period(self) -> dict[str, dict[str, int]]:
         """Invocations per endpoint and period start (epoch seconds), since the last reset:
         what CloudWatch's Invocations Sum over any run of whole periods must equal."""

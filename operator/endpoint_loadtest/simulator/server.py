@@ -95,7 +95,7 @@ class Simulator:
     async def reset(self, request: web.Request) -> web.Response:
         self.stats.reset()
         self.streaming.stats.reset()
-        self.collector.recorded.clear()
+        self.collector.forget_recorded()
         return web.json_response({"reset": True})
 
     async def get_config(self, request: web.Request) -> web.Response:
